@@ -79,6 +79,8 @@ export interface RequestsTable {
   payload: string;
   digest: string;
   idempotency_key: string;
+  /** The initiator's signed HTTP request (JSON: method, target URI, signature headers, raw body), kept as evidence. */
+  evidence: string;
   created_at: string;
   expires_at: string | null;
 }

@@ -94,7 +94,7 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
       for (const id of ['req_1', 'req_2', 'req_3']) {
         await requestsRepository.insert(db, {
           id, tenant_id: 'ten_a', type: 'transfer', status: 'submitted', initiator_user_id: 'usr_1', key_id: 'k_1',
-          payload: '{}', digest: 'sha256:00', idempotency_key: id, created_at: at, expires_at: null,
+          payload: '{}', digest: 'sha256:00', idempotency_key: id, evidence: '{}', created_at: at, expires_at: null,
         });
       }
       expect((await requestsRepository.list(db, 'ten_a', { limit: 2 })).map((r) => r.id)).toEqual(['req_3', 'req_2']);

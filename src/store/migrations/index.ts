@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as m0001 from './0001-foundation.ts';
+import * as m0002 from './0002-vault.ts';
 
 export interface MigrationContext {
   dialect: Dialect;
@@ -14,7 +15,10 @@ export interface Migration {
  * The one ordered set of migrations both dialects run. Append only: a released migration never changes.
  * Later parts add theirs here (e.g. 0002-vault).
  */
-export const migrations: Migration[] = [{ name: '0001-foundation', up: m0001.up }];
+export const migrations: Migration[] = [
+  { name: '0001-foundation', up: m0001.up },
+  { name: '0002-vault', up: m0002.up },
+];
 
 /** Applies pending migrations in order, each in its own transaction, recording them in schema_migrations. */
 export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {

@@ -14,6 +14,9 @@ export const directoryRepository = {
   getTenant(q: Queryable, id: string): Promise<TenantRow | undefined> {
     return q.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
   },
+  getTenantByName(q: Queryable, name: string): Promise<TenantRow | undefined> {
+    return q.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
+  },
   listTenants(q: Queryable): Promise<TenantRow[]> {
     return q.selectFrom('tenants').selectAll().orderBy('id').execute();
   },

@@ -1,0 +1,70 @@
+/**
+ * The composition root: builds every service over one store. Plain factory functions with narrowed
+ * dependencies; nothing global.
+ */
+import { join } from 'node:path';
+import type { CheckpointSigner } from '../audit/checkpoint.ts';
+import { openDatabase, type Database, type DatabaseConfig } from '../store/database.ts';
+import { InterimAuditSigner } from '../vault/interim-audit-signer.ts';
+import { AuditedWriter } from './audited-writer.ts';
+import { createAuditService } from './audit-service.ts';
+import { createDirectoryService } from './directory-service.ts';
+import { createTenant, initialize, type InitInput } from './init-service.ts';
+import { createKeyDirectory } from './key-directory.ts';
+import { createRequestsService } from './requests-service.ts';
+import { createSessionsService } from './sessions-service.ts';
+import { authRepository } from '../store/index.ts';
+
+export interface StrongroomConfig {
+  database: DatabaseConfig;
+  /** Holds the SQLite file (embedded default) and the interim audit key. */
+  dataDir: string;
+  now?: () => Date;
+  /** Signs audit checkpoints; defaults to the interim server key in the data directory. */
+  auditSigner?: CheckpointSigner;
+  /** Seconds between automatic audit checkpoints and nonce pruning (0: off). */
+  maintenanceIntervalS?: number;
+}
+
+export async function createStrongroom(config: StrongroomConfig) {
+  const now = config.now ?? (() => new Date());
+  const database: Database = await openDatabase(config.database);
+  const db = database.db;
+  const writer = new AuditedWriter(database, { now });
+  const signer = config.auditSigner ?? InterimAuditSigner.loadOrCreate(join(config.dataDir, 'audit-interim.key'));
+  const audit = createAuditService({ db, signer, now });
+  const deps = { writer, db, now };
+
+  let timer: NodeJS.Timeout | undefined;
+  const interval = config.maintenanceIntervalS ?? 0;
+  if (interval > 0) {
+    timer = setInterval(() => void maintenance().catch(() => undefined), interval * 1000);
+    timer.unref();
+  }
+  async function maintenance(): Promise<void> {
+    await audit.checkpointAll();
+    await authRepository.pruneNonces(db, Math.floor(now().getTime() / 1000) - 300);
+  }
+
+  return {
+    database,
+    writer,
+    now,
+    keys: createKeyDirectory(db),
+    directory: createDirectoryService(deps),
+    requests: createRequestsService(deps),
+    sessions: createSessionsService(deps),
+    audit,
+    initialize: (input: InitInput) => initialize(writer, input, now),
+    createTenant: (input: InitInput) => createTenant(writer, input, now),
+    maintenance,
+    async close(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await writer.idle();
+      await audit.checkpointAll().catch(() => undefined);
+      await database.close();
+    },
+  };
+}
+
+export type Strongroom = Awaited<ReturnType<typeof createStrongroom>>;
