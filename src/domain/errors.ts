@@ -48,6 +48,7 @@ export type ErrorCode =
   | 'E_CRYPTOGRAM_INVALID'
   | 'E_CRYPTOGRAM_VERSION'
   | 'E_HSM'
+  | 'E_PIN_INCORRECT'
   | 'E_KEY_MATERIAL_INVALID'
   // governance and policy
   | 'E_POLICY_INVALID'
@@ -65,6 +66,9 @@ export type ErrorCode =
   | 'E_ADDRESS_INVALID'
   | 'E_ADDRESS_LOOKALIKE'
   | 'E_CHAIN_RPC'
+  // SDK client: the server could not be reached, or answered outside the API contract
+  | 'E_NETWORK'
+  | 'E_UNEXPECTED_RESPONSE'
   | 'E_INTERNAL';
 
 export interface StrongroomErrorOptions {
