@@ -62,6 +62,7 @@ export type ErrorCode =
   | 'E_FROZEN'
   | 'E_REQUEST_EXPIRED'
   | 'E_REQUEST_STATE'
+  | 'E_REQUEST_REJECTED'
   // chains
   | 'E_ADDRESS_INVALID'
   | 'E_ADDRESS_LOOKALIKE'
