@@ -5,8 +5,9 @@
  *
  * Throughput: changes that arrive together are committed together. One transaction takes a batch; each
  * change runs inside its own savepoint, so a change that fails (bad input, replayed nonce) is rolled back
- * alone while the others commit. The tenant's chain head is read (and, on PostgreSQL, row-locked) once per
- * batch, so several API nodes append to one chain a batch at a time instead of a row at a time.
+ * alone while the others commit. Only then is the tenant's chain head read (and, on PostgreSQL, row-locked)
+ * and the batch's entries appended, so batches on several connections or API nodes do their work in
+ * parallel and serialize only on the append.
  */
 import { sql, type Transaction } from 'kysely';
 import { createAuditEntry, type AuditRecord } from '../audit/audit-entry.ts';
@@ -47,15 +48,19 @@ export interface AuditedWriterOptions {
   now?: () => Date;
   /** Most changes committed in one transaction. */
   maxBatch?: number;
+  /** Batches in flight at once (default: 1 on SQLite, 4 on PostgreSQL). */
+  maxConcurrentBatches?: number;
   /** Called after each commit with the new heads (used to schedule checkpoints). */
   onCommit?: (heads: Map<string, { seq: number; hash: string }>) => void;
 }
 
 export class AuditedWriter {
   private queue: Pending[] = [];
-  private flushing = false;
+  private inFlight = 0;
+  private scheduled = false;
   private readonly now: () => Date;
   private readonly maxBatch: number;
+  private readonly maxConcurrent: number;
 
   constructor(
     private readonly database: Database,
@@ -63,33 +68,39 @@ export class AuditedWriter {
   ) {
     this.now = options.now ?? (() => new Date());
     this.maxBatch = options.maxBatch ?? 512;
+    // SQLite has one writer; on PostgreSQL batches run their changes concurrently on separate connections
+    // and serialize only on the chain head, at the end.
+    this.maxConcurrent = options.maxConcurrentBatches ?? (database.dialect === 'postgres' ? 4 : 1);
   }
 
   /** Runs `change` in a transaction with its audit entry; resolves once durably committed. */
   write<T>(change: Change<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.drain());
-      }
+      this.schedule();
     });
   }
 
   /** Resolves when everything queued so far is committed or failed. */
   async idle(): Promise<void> {
-    while (this.flushing || this.queue.length) await new Promise((r) => setImmediate(r));
+    while (this.inFlight || this.queue.length || this.scheduled) await new Promise((r) => setImmediate(r));
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length) {
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxConcurrent) return;
+    this.scheduled = true;
+    // Wait one turn of the event loop so that changes arriving together are committed together.
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length && this.inFlight < this.maxConcurrent) {
         const batch = this.queue.splice(0, this.maxBatch);
-        await this.commitBatch(batch);
+        this.inFlight++;
+        void this.commitBatch(batch).finally(() => {
+          this.inFlight--;
+          if (this.queue.length) this.schedule();
+        });
       }
-    } finally {
-      this.flushing = false;
-    }
+    });
   }
 
   private async commitBatch(batch: Pending[]): Promise<void> {
@@ -97,32 +108,14 @@ export class AuditedWriter {
     const heads = new Map<string, { seq: number; hash: string } | null>();
     try {
       await this.database.db.transaction().execute(async (trx) => {
-        // Lock heads in a fixed order so concurrent writers on other nodes cannot deadlock.
-        for (const t of [...new Set(batch.map((p) => p.change.tenant))].sort()) {
-          heads.set(t, (await auditRepository.lockHead(trx, this.database.dialect, t)) ?? null);
-        }
-        const records: AuditRecord[] = [];
+        const done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }> = [];
+        const single = batch.length === 1;
         for (const p of batch) {
           const c = p.change;
-          const single = batch.length === 1;
           if (!single) await sql`savepoint change`.execute(trx);
           try {
             const out = await c.run(trx);
-            if (!out.noop) {
-              const rec = createAuditEntry(heads.get(c.tenant) ?? null, {
-                at: this.now().toISOString(),
-                tenant: c.tenant,
-                actor: c.actor,
-                action: c.action,
-                requestDigest: c.requestDigest,
-                payloadDigest: out.payloadDigest,
-              });
-              records.push(rec);
-              heads.set(c.tenant, { seq: rec.seq, hash: rec.hash });
-              for (const ev of out.events ?? []) {
-                await outboxRepository.insert(trx, c.tenant, ev.topic, ev.payload, rec.at);
-              }
-            }
+            if (!out.noop) done.push({ change: c, out, at: this.now().toISOString() });
             if (!single) await sql`release savepoint change`.execute(trx);
             outcomes.push({ ok: true, value: out.value });
           } catch (error) {
@@ -132,15 +125,32 @@ export class AuditedWriter {
             outcomes.push({ ok: false, error });
           }
         }
-        if (records.length) {
-          try {
-            await auditRepository.insertEntries(trx, records.map(toRow));
-            for (const [tenant, head] of heads) if (head) await auditRepository.setHead(trx, tenant, head.seq, head.hash);
-          } catch (cause) {
-            throw new StrongroomError('E_AUDIT_WRITE_FAILED', 'the audit entry could not be written; nothing was changed', {
-              cause,
-            });
+        if (!done.length) return;
+        try {
+          // Lock heads in a fixed order so concurrent writers (here or on other nodes) cannot deadlock.
+          for (const t of [...new Set(done.map((d) => d.change.tenant))].sort()) {
+            heads.set(t, (await auditRepository.lockHead(trx, this.database.dialect, t)) ?? null);
           }
+          const records: AuditRecord[] = [];
+          for (const { change: c, out, at } of done) {
+            const rec = createAuditEntry(heads.get(c.tenant) ?? null, {
+              at,
+              tenant: c.tenant,
+              actor: c.actor,
+              action: c.action,
+              requestDigest: c.requestDigest,
+              payloadDigest: out.payloadDigest,
+            });
+            records.push(rec);
+            heads.set(c.tenant, { seq: rec.seq, hash: rec.hash });
+            for (const ev of out.events ?? []) await outboxRepository.insert(trx, c.tenant, ev.topic, ev.payload, at);
+          }
+          await auditRepository.insertEntries(trx, records.map(toRow));
+          for (const [tenant, head] of heads) if (head) await auditRepository.setHead(trx, tenant, head.seq, head.hash);
+        } catch (cause) {
+          throw new StrongroomError('E_AUDIT_WRITE_FAILED', 'the audit entry could not be written; nothing was changed', {
+            cause,
+          });
         }
       });
     } catch (error) {
@@ -156,7 +166,9 @@ export class AuditedWriter {
       for (const p of batch) p.reject(failure);
       return;
     }
-    this.options.onCommit?.(heads as Map<string, { seq: number; hash: string }>);
+    const moved = new Map<string, { seq: number; hash: string }>();
+    for (const [t, h] of heads) if (h) moved.set(t, h);
+    this.options.onCommit?.(moved);
     batch.forEach((p, i) => {
       const o = outcomes[i]!;
       if (o.ok) p.resolve(o.value);
