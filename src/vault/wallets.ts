@@ -1,0 +1,255 @@
+/**
+ * Wallet secrets inside the vault: generation from BIP39 entropy, import of a mnemonic or a master xprv,
+ * the byte encoding sealed into a wallet's cryptogram, and the public facts (fingerprint, account xpubs)
+ * that are all that leaves.
+ *
+ * Mnemonics are handled as UTF-8 BYTES end to end (BIP39 checksum check and PBKDF2 seed), never as one JS
+ * string: a string cannot be wiped and may linger in the heap. Only single words exist as strings, for the
+ * wordlist lookup. A caller who passes a string at the API edge accepts that residual risk.
+ */
+import { createHash, createHmac, pbkdf2, randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { HDKey } from '@scure/bip32';
+import { wordlist as english } from '@scure/bip39/wordlists/english.js';
+import { StrongroomError } from '../domain/errors.ts';
+import { bitcoinNetwork, type BitcoinNetworkName } from '../chains/bitcoin/network.ts';
+import { accountXpubs, masterFromSeed, masterFromXprv, wipeKey } from './hd.ts';
+import type { CryptogramBinding } from './cryptogram.ts';
+import type { WalletXpubs } from './vault.ts';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+// libsecp256k1 (native, with a JS fallback): 15x faster public keys than pure JS, which matters when a
+// rewrap re-derives the fingerprint of a million wallets.
+const secp256k1 = createRequire(import.meta.url)('secp256k1') as {
+  publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
+};
+
+/** Where a wallet's seed cryptogram belongs. The object's own key version is 0: a seed is never re-keyed. */
+export function walletBinding(tenant: string, walletId: string): CryptogramBinding {
+  return { tenant, objectId: walletId, keyVersion: 0, purpose: 'wallet-seed' };
+}
+
+/** Plaintext layout sealed into a wallet cryptogram (version 1). */
+const SECRET_SEED = 0x01; // [0x01][len][BIP39/BIP32 seed, 16..64 bytes]
+const SECRET_XPRV = 0x02; // [0x02][chain code 32][private key 32]: a depth-0 master key
+
+const WORD_INDEX = new Map(english.map((w, i) => [w, i]));
+const ENC = new TextEncoder();
+const DEC = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A fresh wallet secret: 256 bits of CSPRNG entropy, its BIP39 sentence (as bytes) and the PBKDF2 seed.
+ * Async because PBKDF2 (2,048 rounds, mandated by BIP39) runs on the libuv pool, off the event loop.
+ */
+export async function generateWalletSecret(): Promise<Uint8Array> {
+  const entropy = randomFillSync(new Uint8Array(32));
+  const sentence = sentenceFromEntropy(entropy);
+  entropy.fill(0);
+  try {
+    return await seedSecret(sentence, new Uint8Array(0));
+  } finally {
+    sentence.fill(0);
+  }
+}
+
+/** The wallet secret of a BIP39 mnemonic (+ optional passphrase), after checking words and checksum. */
+export async function secretFromMnemonic(mnemonic: Uint8Array, passphrase: Uint8Array): Promise<Uint8Array> {
+  const sentence = normalizeMnemonic(mnemonic);
+  try {
+    return await seedSecret(sentence, passphrase);
+  } finally {
+    sentence.fill(0);
+  }
+}
+
+/** The wallet secret of a master extended private key (base58 `xprv…`/`tprv…`, depth 0). */
+export function secretFromXprv(xprv: string): Uint8Array {
+  const key = masterFromXprv(xprv);
+  try {
+    const out = new Uint8Array(65);
+    out[0] = SECRET_XPRV;
+    out.set(key.chainCode!, 1);
+    out.set(key.privateKey!, 33);
+    return out;
+  } finally {
+    wipeKey(key);
+  }
+}
+
+/** The BIP32 master key of a wallet secret. The caller wipes it (`wipeKey`). */
+export function masterOfSecret(secret: Uint8Array, network: BitcoinNetworkName): HDKey {
+  const kind = secret[0];
+  if (kind === SECRET_SEED && secret.length >= 18 && secret.length === 2 + secret[1]!) {
+    return masterFromSeed(secret.subarray(2), network);
+  }
+  if (kind === SECRET_XPRV && secret.length === 65) {
+    return new HDKey({
+      versions: bitcoinNetwork(network).bip32,
+      chainCode: secret.slice(1, 33),
+      privateKey: secret.slice(33, 65),
+    });
+  }
+  throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the wallet secret has an unknown layout');
+}
+
+export interface WalletPublicInfo {
+  fingerprint: string;
+  xpubs: WalletXpubs;
+}
+
+/** Fingerprint and account xpubs: everything about a wallet that may leave the vault. */
+export function publicInfoOfSecret(secret: Uint8Array, network: BitcoinNetworkName): WalletPublicInfo {
+  const master = masterOfSecret(secret, network);
+  try {
+    const a = accountXpubs(master, network);
+    return { fingerprint: a.masterFingerprint, xpubs: { bip84: a.bip84.xpub, bip86: a.bip86.xpub, bip44eth: a.bip44eth.xpub } };
+  } finally {
+    wipeKey(master);
+  }
+}
+
+/**
+ * The BIP32 master fingerprint (8 hex) of a wallet secret, computed with libsecp256k1 and node:crypto:
+ * HMAC-SHA512("Bitcoin seed", seed) → master key → compressed public key → HASH160, first 4 bytes.
+ * Equal to `publicInfoOfSecret(...).fingerprint` (a test checks it); used where millions are needed.
+ */
+export function fingerprintOfSecret(secret: Uint8Array): string {
+  const kind = secret[0];
+  let i: Buffer | undefined;
+  let priv: Uint8Array;
+  if (kind === SECRET_SEED && secret.length >= 18 && secret.length === 2 + secret[1]!) {
+    i = createHmac('sha512', 'Bitcoin seed').update(secret.subarray(2)).digest();
+    priv = i.subarray(0, 32);
+  } else if (kind === SECRET_XPRV && secret.length === 65) {
+    priv = secret.subarray(33, 65);
+  } else {
+    throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the wallet secret has an unknown layout');
+  }
+  try {
+    const pub = secp256k1.publicKeyCreate(priv, true);
+    const h160 = createHash('ripemd160').update(createHash('sha256').update(pub).digest()).digest();
+    return h160.subarray(0, 4).toString('hex');
+  } catch (cause) {
+    throw new StrongroomError('E_KEY_MATERIAL_INVALID', 'the wallet secret does not yield a valid master key', { cause });
+  } finally {
+    i?.fill(0);
+  }
+}
+
+/**
+ * UTF-8 bytes of a value given as bytes or string (strings only at the API edge; they cannot be wiped).
+ * Strings are NFKD-normalised as BIP39 requires; bytes must already be.
+ */
+export function utf8Bytes(value: Uint8Array | string | undefined, parameter: string): Uint8Array {
+  if (value === undefined) return new Uint8Array(0);
+  if (value instanceof Uint8Array) return Uint8Array.from(value);
+  if (typeof value === 'string') return ENC.encode(value.normalize('NFKD'));
+  throw new StrongroomError('E_VALIDATION', `${parameter} must be bytes or a string`, { details: { parameter } });
+}
+
+// ---- BIP39 over bytes ----
+
+async function seedSecret(sentence: Uint8Array, passphrase: Uint8Array): Promise<Uint8Array> {
+  // BIP39 salt: "mnemonic" || passphrase (NFKD). We accept only ASCII passphrases as bytes here, where NFKD
+  // is the identity; anything else must be normalised by the caller before it becomes bytes.
+  const salt = new Uint8Array(8 + passphrase.length);
+  salt.set(ENC.encode('mnemonic'), 0);
+  salt.set(passphrase, 8);
+  const seed = await pbkdf2Async(sentence, salt, 2048, 64, 'sha512');
+  salt.fill(0);
+  const out = new Uint8Array(66);
+  out[0] = SECRET_SEED;
+  out[1] = 64;
+  out.set(seed, 2);
+  seed.fill(0);
+  return out;
+}
+
+function sentenceFromEntropy(entropy: Uint8Array): Uint8Array {
+  const checksumBits = entropy.length / 4;
+  const hash = createHash('sha256').update(entropy).digest();
+  const words = (entropy.length * 8 + checksumBits) / 11;
+  const parts: Uint8Array[] = [];
+  let length = -1;
+  for (let w = 0; w < words; w++) {
+    let index = 0;
+    for (let b = 0; b < 11; b++) {
+      const bit = w * 11 + b;
+      const byte = bit < entropy.length * 8 ? entropy[bit >> 3]! : hash[(bit - entropy.length * 8) >> 3]!;
+      index = (index << 1) | ((byte >> (7 - (bit & 7))) & 1);
+    }
+    const word = ENC.encode(english[index]!);
+    parts.push(word);
+    length += word.length + 1;
+  }
+  hash.fill(0);
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    if (at > 0) out[at++] = 0x20;
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Checks a mnemonic given as bytes (words, checksum) and returns its canonical sentence: lower-case words
+ * joined by single spaces. Errors never include the words.
+ */
+function normalizeMnemonic(mnemonic: Uint8Array): Uint8Array {
+  if (!(mnemonic instanceof Uint8Array) || mnemonic.length > 1024) throw invalidMnemonic('mnemonic must be bytes');
+  const indices: number[] = [];
+  let start = -1;
+  for (let i = 0; i <= mnemonic.length; i++) {
+    const c = i < mnemonic.length ? mnemonic[i]! : 0x20;
+    const space = c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+    if (!space && (c < 0x41 || c > 0x7a || (c > 0x5a && c < 0x61))) {
+      throw invalidMnemonic('mnemonic must be English BIP39 words (ASCII letters and spaces)');
+    }
+    if (space && start >= 0) {
+      const word = DEC.decode(mnemonic.subarray(start, i)).toLowerCase();
+      const index = WORD_INDEX.get(word);
+      if (index === undefined) throw invalidMnemonic('mnemonic has a word that is not in the BIP39 English list');
+      indices.push(index);
+      start = -1;
+    } else if (!space && start < 0) start = i;
+  }
+  if (![12, 15, 18, 21, 24].includes(indices.length)) {
+    throw invalidMnemonic(`a mnemonic has 12, 15, 18, 21 or 24 words, not ${indices.length}`);
+  }
+  const entropyBytes = (indices.length * 11 * 32) / 33 / 8;
+  const bits = new Uint8Array(Math.ceil((indices.length * 11) / 8));
+  indices.forEach((index, w) => {
+    for (let b = 0; b < 11; b++) {
+      if ((index >> (10 - b)) & 1) {
+        const bit = w * 11 + b;
+        bits[bit >> 3]! |= 0x80 >> (bit & 7);
+      }
+    }
+  });
+  const entropy = bits.slice(0, entropyBytes);
+  // Checksum: the bits after the entropy must equal the first bits of SHA-256(entropy).
+  const hash = createHash('sha256').update(entropy).digest();
+  let diff = 0;
+  for (let b = 0; b < indices.length * 11 - entropyBytes * 8; b++) {
+    const bit = entropyBytes * 8 + b;
+    diff |= ((bits[bit >> 3]! >> (7 - (bit & 7))) & 1) ^ ((hash[b >> 3]! >> (7 - (b & 7))) & 1);
+  }
+  indices.fill(0);
+  bits.fill(0);
+  hash.fill(0);
+  if (diff !== 0) {
+    entropy.fill(0);
+    throw invalidMnemonic('mnemonic checksum does not match');
+  }
+  const sentence = sentenceFromEntropy(entropy);
+  entropy.fill(0);
+  return sentence;
+}
+
+function invalidMnemonic(message: string): StrongroomError {
+  return new StrongroomError('E_KEY_MATERIAL_INVALID', message, { details: { parameter: 'mnemonic' } });
+}
