@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { StrongroomError } from '../domain/errors.ts';
-import { isKeyAlgorithm, SIGNATURE_BYTES, verifySignature, type KeyAlgorithm } from '../domain/keys.ts';
+import { isKeyAlgorithm, SIGNATURE_BYTES, verifySignatureAsync, type KeyAlgorithm } from '../domain/keys.ts';
 import type { KeyObject } from 'node:crypto';
 
 export const SIGNATURE_LABEL = 'sig1';
@@ -234,7 +234,8 @@ export async function verifySignedRequest(
     contentDigest: digestHeader,
     signatureParams,
   });
-  if (!verifySignature(params.alg, resolved.key, Buffer.from(base, 'latin1'), signature)) {
+  // Off the event loop: verification is the most expensive step of every signed call.
+  if (!(await verifySignatureAsync(params.alg, resolved.key, Buffer.from(base, 'latin1'), signature))) {
     throw new StrongroomError('E_SIGNATURE_INVALID', 'signature does not verify', {
       details: { keyId: params.keyId },
       hints: ['the signature covers method, full target URI (scheme, host, path, query) and body digest'],

@@ -107,6 +107,28 @@ export function verifySignature(
 }
 
 /**
+ * Like `verifySignature`, but runs in libuv's thread pool (node:crypto's callback form), so verifying
+ * signatures on the request path does not block the event loop. Never rejects on bad input.
+ */
+export function verifySignatureAsync(
+  alg: KeyAlgorithm,
+  key: KeyObject,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  if (signature.length !== SIGNATURE_BYTES) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (err: Error | null, ok: boolean) => resolve(!err && ok);
+    try {
+      if (alg === 'ed25519') cryptoVerify(null, data, key, signature, done);
+      else cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature, done);
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
  * Bounded LRU of parsed public keys, keyed by algorithm and SPKI. Failures are not cached, so a bad key
  * costs a parse each time it is presented; it never evicts good keys.
  */
