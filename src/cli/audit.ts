@@ -46,10 +46,13 @@ export function registerAudit(program: Command): void {
           const { directoryRepository } = await import('../store/index.ts');
           const app = await createStrongroom(serverConfig(o));
           try {
-            const keys = o.trustedKey ? parseTrustedKeys(o.trustedKey) : app.audit.trustedKeys();
             const tenants = o.tenant ? [o.tenant] : (await directoryRepository.listTenants(app.database.db)).map((t) => t.id);
-            for (const t of tenants) reports.push(await app.audit.verify(t, keys));
+            if (!o.trustedKey) {
+              process.stderr.write('note: trusting the audit keys recorded by this installation; pass --trusted-key for an independent check\n');
+            }
+            for (const t of tenants) reports.push(await app.audit.verify(t, o.trustedKey ? parseTrustedKeys(o.trustedKey) : undefined));
           } finally {
+            await app.vault.close();
             await app.database.close();
           }
         }
@@ -76,9 +79,10 @@ export function registerAudit(program: Command): void {
           if (!tenant) throw new StrongroomError('E_VALIDATION', `--tenant is required (tenants: ${tenants.join(', ')})`);
           await app.audit.checkpoint(tenant);
           await writeAuditExport(o.out, { tenant }, app.audit.records(tenant), await app.audit.checkpoints(tenant));
-          const [keyId, pub] = [...app.audit.trustedKeys()][0]!;
-          print(`wrote ${o.out}; verify with: strongroom audit verify --file ${o.out} --trusted-key ${keyId}=${Buffer.from(pub).toString('base64')}`);
+          const keys = [...(await app.audit.trustedKeys(tenant))].map(([id, pub]) => `--trusted-key ${id}=${Buffer.from(pub).toString('base64')}`);
+          print(`wrote ${o.out}; verify with: strongroom audit verify --file ${o.out} ${keys.join(' ')}`);
         } finally {
+          await app.vault.close();
           await app.database.close();
         }
       }),

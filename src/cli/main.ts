@@ -7,6 +7,7 @@ import { registerInit } from './init.ts';
 import { registerKeys } from './keys.ts';
 import { registerRequests } from './requests.ts';
 import { registerServe } from './serve.ts';
+import { registerVaultCommands } from './vault-commands.ts';
 
 const program = new Command('strongroom')
   .description('Strongroom: self-hosted custody of digital assets')
@@ -20,5 +21,6 @@ registerUsers(program);
 registerGroups(program);
 registerRequests(program);
 registerAudit(program);
+registerVaultCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import type { VaultConfig } from '../service/vault-wiring.ts';
 import { serverConfig } from './config.ts';
 import { action, print } from './output.ts';
 
@@ -10,12 +12,23 @@ export function registerServe(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite (env STRONGROOM_DATABASE_URL)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8080')
+    .option('--vault-remote <socket>', 'use the vault process listening on this socket (`strongroom vault serve`)')
+    .option('--vault-socket <path>', 'with the in-process vault: socket for `strongroom ceremony` commands (default <data>/vault.sock)')
+    .option('--seal <mechanism>', 'in-process vault seal: shamir (software) | pkcs11', 'shamir')
+    .option('--pkcs11-module <path>', 'PKCS#11 library', '/usr/lib/softhsm/libsofthsm2.so')
+    .option('--pkcs11-token <label>', 'token label; {tenant} is replaced by the tenant id', 'strongroom-{tenant}')
     .action(
-      action(async (o: { data: string; databaseUrl?: string; host: string; port: string }) => {
+      action(async (o: ServeOptions) => {
         // Loaded on use, so `strongroom --help` and light commands start fast.
         const { createStrongroom } = await import('../service/app.ts');
         const { buildServer } = await import('../api/server.ts');
-        const app = await createStrongroom({ ...serverConfig(o), maintenanceIntervalS: 5 });
+        const { startVaultServer } = await import('../vault/vault-server.ts');
+        const config = serverConfig(o);
+        const app = await createStrongroom({ ...config, vault: vaultConfig(o), maintenanceIntervalS: 5 });
+        // The in-process vault also listens on a local socket (mode 0600) so custodians can run ceremonies.
+        const vaultServer = o.vaultRemote
+          ? undefined
+          : await startVaultServer({ socketPath: o.vaultSocket ?? join(config.dataDir, 'vault.sock'), vault: app.vault });
         const server = await buildServer(app, { logger: process.env.STRONGROOM_LOG === '1' });
         await server.listen({ host: o.host, port: Number(o.port) });
         const port = (server.server.address() as { port: number }).port;
@@ -23,6 +36,7 @@ export function registerServe(program: Command): void {
         print(`strongroom listening on http://${o.host === '127.0.0.1' ? 'localhost' : o.host}:${port} (docs: /docs)`);
         const stop = async () => {
           await server.close();
+          await vaultServer?.close();
           await app.close();
           process.exit(0);
         };
@@ -30,4 +44,24 @@ export function registerServe(program: Command): void {
         process.once('SIGTERM', () => void stop());
       }),
     );
+}
+
+interface ServeOptions {
+  data: string;
+  databaseUrl?: string;
+  host: string;
+  port: string;
+  vaultRemote?: string;
+  vaultSocket?: string;
+  seal: string;
+  pkcs11Module: string;
+  pkcs11Token: string;
+}
+
+function vaultConfig(o: ServeOptions): VaultConfig {
+  if (o.vaultRemote) return { placement: 'remote', socketPath: o.vaultRemote };
+  if (o.seal === 'pkcs11') {
+    return { placement: 'local', seal: 'pkcs11', modulePath: o.pkcs11Module, tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t) };
+  }
+  return { placement: 'local', seal: 'shamir' };
 }

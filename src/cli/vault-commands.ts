@@ -109,23 +109,19 @@ export function registerVaultCommands(program: Command): void {
     .action(
       action(async (o: { data: string; databaseUrl?: string; socket: string; seal: string; pkcs11Module: string; pkcs11Token: string; network: string }) => {
         const { openDatabase } = await import('../store/database.ts');
-        const { sealBlobRepository, vaultRepository } = await import('../store/repositories/vault-repository.ts');
-        const { LocalVault } = await import('../vault/local-vault.ts');
+        const { AuditedWriter } = await import('../service/audited-writer.ts');
+        const { openVault } = await import('../service/vault-wiring.ts');
         const { startVaultServer } = await import('../vault/vault-server.ts');
         const database = await openDatabase(o.databaseUrl ? { dialect: 'postgres', url: o.databaseUrl } : { dialect: 'sqlite', path: join(o.data, 'strongroom.db') });
-        const seals =
+        // The vault process appends its own audit entries (before it acts) to the same hash chain.
+        const writer = new AuditedWriter(database);
+        const vault = await openVault(
           o.seal === 'pkcs11'
-            ? (await import('../vault/pkcs11-driver.ts')).pkcs11Driver({
-                tokenFor: (tenant) => ({ modulePath: o.pkcs11Module, tokenLabel: o.pkcs11Token.replace('{tenant}', tenant) }),
-              })
-            : (await import('../vault/shamir-driver.ts')).shamirDriver({ storage: sealBlobRepository(database) });
-        // The audit sink of the composition root replaces this one when the service wires the vault in.
-        const vault = new LocalVault({
-          storage: vaultRepository(database),
-          audit: { async record(tenant, e) { process.stdout.write(`audit ${tenant} ${e.actor} ${e.action} ${e.payloadDigest}\n`); } },
-          seals,
-          network: o.network as 'mainnet',
-        });
+            ? { placement: 'local', seal: 'pkcs11', modulePath: o.pkcs11Module, tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t), network: o.network as 'mainnet' }
+            : { placement: 'local', seal: 'shamir', network: o.network as 'mainnet' },
+          database,
+          writer,
+        );
         const server = await startVaultServer({ socketPath: o.socket, vault, onError: (m, code) => process.stderr.write(`vault ${m} failed: ${code}\n`) });
         process.stderr.write(`vault listening on ${server.socketPath} (every tenant starts sealed)\n`);
         const stop = async () => {

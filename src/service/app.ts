@@ -14,6 +14,7 @@ import { createKeyDirectory } from './key-directory.ts';
 import { createRequestsService } from './requests-service.ts';
 import { createSessionsService } from './sessions-service.ts';
 import { authRepository } from '../store/index.ts';
+import { checkpointSignerFor, openVault, type VaultConfig } from './vault-wiring.ts';
 
 export interface StrongroomConfig {
   database: DatabaseConfig;
@@ -22,6 +23,8 @@ export interface StrongroomConfig {
   now?: () => Date;
   /** Signs audit checkpoints; defaults to the interim server key in the data directory. */
   auditSigner?: CheckpointSigner;
+  /** Where the vault runs and which seal it uses; default: in process, software (Shamir) seal. */
+  vault?: VaultConfig;
   /** Seconds between automatic audit checkpoints and nonce pruning (0: off). */
   maintenanceIntervalS?: number;
 }
@@ -31,8 +34,19 @@ export async function createStrongroom(config: StrongroomConfig) {
   const database: Database = await openDatabase(config.database);
   const db = database.db;
   const writer = new AuditedWriter(database, { now });
-  const signer = config.auditSigner ?? InterimAuditSigner.loadOrCreate(join(config.dataDir, 'audit-interim.key'));
-  const audit = createAuditService({ db, signer, now });
+  const interim = config.auditSigner ?? InterimAuditSigner.loadOrCreate(join(config.dataDir, 'audit-interim.key'));
+  const vault = await openVault(config.vault ?? { placement: 'local', seal: 'shamir' }, database, writer);
+  const audit = createAuditService({
+    db,
+    now,
+    signerFor: (tenant) => checkpointSignerFor(vault, tenant, interim),
+    async trustedKeys(tenant) {
+      const keys = new Map([[interim.keyId, interim.publicKeyRaw()]]);
+      const vaultKey = await vault.auditPublicKey(tenant).catch(() => undefined);
+      if (vaultKey) keys.set(vaultKey.keyId, vaultKey.publicKey);
+      return keys;
+    },
+  });
   const deps = { writer, db, now };
 
   let timer: NodeJS.Timeout | undefined;
@@ -50,6 +64,7 @@ export async function createStrongroom(config: StrongroomConfig) {
     database,
     writer,
     now,
+    vault,
     keys: createKeyDirectory(db),
     directory: createDirectoryService(deps),
     requests: createRequestsService(deps),
@@ -62,6 +77,7 @@ export async function createStrongroom(config: StrongroomConfig) {
       if (timer) clearInterval(timer);
       await writer.idle();
       await audit.checkpointAll().catch(() => undefined);
+      await vault.close();
       await database.close();
     },
   };

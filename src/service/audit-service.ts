@@ -28,14 +28,21 @@ export function checkpointOf(r: AuditCheckpointRow): SignedCheckpoint {
   return { tenant: r.tenant_id, seq: Number(r.seq), headHash: r.head_hash as Digest, at: r.at, keyId: r.key_id, signature: r.signature };
 }
 
-export function createAuditService(deps: { db: Queryable; signer: CheckpointSigner; now: () => Date }) {
-  const { db, signer, now } = deps;
-  const lastSigned = new Map<string, number>();
+export interface AuditServiceDeps {
+  db: Queryable;
+  /** The tenant's checkpoint signer now, or undefined when none can sign (e.g. the vault is sealed). */
+  signerFor: (tenant: string) => Promise<CheckpointSigner | undefined>;
+  /** Public keys a verifier of this installation trusts for the tenant's checkpoints. */
+  trustedKeys: (tenant: string) => Promise<Map<string, Uint8Array>>;
+  now: () => Date;
+}
 
-  const trustedKeys = () => new Map([[signer.keyId, signer.publicKeyRaw()]]);
+export function createAuditService(deps: AuditServiceDeps) {
+  const { db, signerFor, now } = deps;
+  const lastSigned = new Map<string, number>();
+  const trustedKeys = deps.trustedKeys;
 
   return {
-    signerKeyId: signer.keyId,
     trustedKeys,
     async *records(tenant: string, afterSeq = 0): AsyncGenerator<AuditRecord> {
       for await (const r of auditRepository.iterate(db, tenant, { afterSeq })) yield recordOf(r);
@@ -46,8 +53,10 @@ export function createAuditService(deps: { db: Queryable; signer: CheckpointSign
     async checkpoints(tenant: string): Promise<SignedCheckpoint[]> {
       return (await auditRepository.listCheckpoints(db, tenant)).map(checkpointOf);
     },
-    /** Signs the tenant's current head, if it moved since the last checkpoint. */
+    /** Signs the tenant's current head, if it moved since the last checkpoint and a signer is available. */
     async checkpoint(tenant: string): Promise<SignedCheckpoint | undefined> {
+      const signer = await signerFor(tenant);
+      if (!signer) return undefined;
       const head = await auditRepository.lockHead(db, 'sqlite', tenant);
       if (!head || head.seq === 0 || lastSigned.get(tenant) === head.seq) return undefined;
       const existing = await auditRepository.listCheckpoints(db, tenant);
@@ -66,7 +75,8 @@ export function createAuditService(deps: { db: Queryable; signer: CheckpointSign
       for (const t of await directoryRepository.listTenants(db)) await this.checkpoint(t.id);
     },
     /** Verifies a tenant's chain as stored, against its signed checkpoints. */
-    async verify(tenant: string, keys = trustedKeys()): Promise<AuditVerifyReport> {
+    async verify(tenant: string, keys?: Map<string, Uint8Array>): Promise<AuditVerifyReport> {
+      keys ??= await trustedKeys(tenant);
       return verifyAuditChain(this.records(tenant), { tenant, checkpoints: await this.checkpoints(tenant), trustedKeys: keys });
     },
   };

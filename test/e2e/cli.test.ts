@@ -119,7 +119,8 @@ describe('strongroom CLI', () => {
     ['edited', 'edited', (d) => d.prepare(`update audit_entries set actor = 'k_mallory' where seq = 3`).run()],
     ['deleted', 'deleted', (d) => d.prepare(`delete from audit_entries where seq = 3`).run()],
     ['inserted', 'inserted', (d) => {
-      d.prepare(`update audit_entries set seq = seq + 1 where seq >= 3`).run();
+      d.prepare(`update audit_entries set seq = -seq where seq >= 3`).run();
+      d.prepare(`update audit_entries set seq = 1 - seq where seq < 0`).run();
       const r = d.prepare(`select * from audit_entries where seq = 2`).get() as Record<string, unknown>;
       d.prepare(`insert into audit_entries (tenant_id, seq, at, actor, action, request_digest, payload_digest, prev_hash, hash) values (?, 3, ?, 'k_mallory', 'user.create', null, null, ?, ?)`)
         .run(r.tenant_id, r.at, r.hash, r.hash);

@@ -53,9 +53,16 @@ export async function startFakeJsonRpc(
         res.writeHead(answer.status ?? 200, { 'content-type': 'text/html' }).end(answer.raw);
         return;
       }
-      const payload = 'result' in answer ? { jsonrpc: '2.0', id: msg.id, result: answer.result } : { jsonrpc: '2.0', id: msg.id, error: answer.error };
+      const payload =
+        'result' in answer
+          ? { jsonrpc: '2.0', id: msg.id, result: answer.result }
+          : { jsonrpc: '2.0', id: msg.id, error: answer.error };
       // Bitcoin Core answers RPC errors with HTTP 500 and a JSON body (the default); Ethereum nodes with 200.
-      res.writeHead('error' in answer ? (options.errorStatus ?? 500) : 200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+      res
+        .writeHead('error' in answer ? (options.errorStatus ?? 500) : 200, {
+          'content-type': 'application/json',
+        })
+        .end(JSON.stringify(payload));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -5,6 +5,7 @@ import { directoryRoutes } from './directory.ts';
 import { requestRoutes } from './requests.ts';
 import { sessionRoutes } from './sessions.ts';
 import { auditRoutes } from './audit.ts';
+import { vaultRoutes } from './vault.ts';
 
 export async function registerRoutes(server: FastifyInstance, app: Strongroom): Promise<void> {
   server.addSchema(ProblemSchema);
@@ -12,4 +13,5 @@ export async function registerRoutes(server: FastifyInstance, app: Strongroom): 
   await requestRoutes(server, app);
   await sessionRoutes(server, app);
   await auditRoutes(server, app);
+  await vaultRoutes(server, app.vault);
 }
