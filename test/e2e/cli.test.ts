@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import BetterSqlite3 from 'better-sqlite3';
+import { hashAuditEntry } from '../../src/audit/audit-entry.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'src/cli/main.ts');
@@ -119,11 +120,25 @@ describe('strongroom CLI', () => {
     ['edited', 'edited', (d) => d.prepare(`update audit_entries set actor = 'k_mallory' where seq = 3`).run()],
     ['deleted', 'deleted', (d) => d.prepare(`delete from audit_entries where seq = 3`).run()],
     ['inserted', 'inserted', (d) => {
-      d.prepare(`update audit_entries set seq = -seq where seq >= 3`).run();
-      d.prepare(`update audit_entries set seq = 1 - seq where seq < 0`).run();
+      // A forged entry that forks from the middle of the chain, slipped in at the end.
+      const max = (d.prepare(`select max(seq) m from audit_entries`).get() as { m: number }).m;
       const r = d.prepare(`select * from audit_entries where seq = 2`).get() as Record<string, unknown>;
-      d.prepare(`insert into audit_entries (tenant_id, seq, at, actor, action, request_digest, payload_digest, prev_hash, hash) values (?, 3, ?, 'k_mallory', 'user.create', null, null, ?, ?)`)
-        .run(r.tenant_id, r.at, r.hash, r.hash);
+      const forged = { seq: max + 1, at: r.at, tenant: r.tenant_id, actor: 'k_mallory', action: 'user.create', requestDigest: null, payloadDigest: null, prevHash: r.hash };
+      d.prepare(`insert into audit_entries (tenant_id, seq, at, actor, action, request_digest, payload_digest, prev_hash, hash) values (?, ?, ?, 'k_mallory', 'user.create', null, null, ?, ?)`)
+        .run(r.tenant_id, max + 1, r.at, r.hash, hashAuditEntry(forged as never));
+    }],
+    ['rewritten after a checkpoint', 'checkpoint-mismatch', (d) => {
+      // Every hash recomputed after an edit (hashing is public): only the signed checkpoint catches it.
+      d.prepare(`update audit_entries set actor = 'k_mallory' where seq = 2`).run();
+      const rows = d.prepare(`select * from audit_entries order by seq`).all() as Array<Record<string, any>>;
+      let prev = rows[0]!.hash as string;
+      for (const row of rows.slice(1)) {
+        const entry = { seq: row.seq, at: row.at, tenant: row.tenant_id, actor: row.actor, action: row.action, requestDigest: row.request_digest, payloadDigest: row.payload_digest, prevHash: prev };
+        const hash = hashAuditEntry(entry as never);
+        d.prepare(`update audit_entries set prev_hash = ?, hash = ? where seq = ?`).run(prev, hash, row.seq);
+        prev = hash;
+      }
+      d.prepare(`update audit_heads set hash = ?`).run(prev);
     }],
     ['reordered', 'reordered', (d) => {
       d.prepare(`update audit_entries set seq = -1 where seq = 3`).run();
