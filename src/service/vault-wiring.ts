@@ -20,14 +20,14 @@ export type VaultConfig =
   | { placement: 'local'; seal: 'pkcs11'; modulePath: string; tokenLabel: (tenant: string) => string; network?: BitcoinNetworkName }
   | { placement: 'remote'; socketPath: string };
 
-/** Vault actions land in the tenant's audit chain as `vault.<action>`; if that fails, the vault does not act. */
+/** Vault actions (`vault.unseal`, …) land in the tenant's audit chain; if that fails, the vault does not act. */
 export function vaultAuditSink(writer: AuditedWriter): VaultAuditSink {
   return {
     async record(tenant, entry) {
       await writer.write({
         tenant,
         actor: entry.actor,
-        action: `vault.${entry.action}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '_'),
+        action: entry.action,
         requestDigest: null,
         run: async () => ({ value: undefined, payloadDigest: entry.payloadDigest }),
       });

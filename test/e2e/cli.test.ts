@@ -49,6 +49,7 @@ describe('strongroom CLI', () => {
     const first = sr(['init', '--data', data, '--tenant', 'acme', '--admin', `alice=${join(dir, 'admin.key')}`]);
     expect(first.code, first.err).toBe(0);
     expect(JSON.parse(first.out).admins[0].name).toBe('alice');
+    writeFileSync(join(dir, 'tenant.json'), first.out);
     const db = join(data, 'strongroom.db');
     const snapshot = () => {
       const d = new BetterSqlite3(db, { readonly: true });
@@ -91,6 +92,24 @@ describe('strongroom CLI', () => {
     const denied = await runAsync(['groups', 'add', 'hackers', '--key', join(dir, 'bob.key')], { STRONGROOM_SERVER: url });
     expect(denied.code).toBe(1);
     expect(denied.err).toContain('E_FORBIDDEN');
+
+    // Key ceremony through the embedded vault's local socket; passphrases are read from stdin, never argv.
+    const tenant = JSON.parse(readFileSync(join(dir, 'tenant.json'), 'utf8')).tenantId;
+    const socket = ['--tenant', tenant, '--socket', join(data, 'vault.sock')];
+    const lines = ['carol', 'pass-carol', 'pass-carol', 'dan', 'pass-dan', 'pass-dan', 'erin', 'pass-erin', 'pass-erin'].join('\n') + '\n';
+    const init = await runAsync(['ceremony', 'init', ...socket, '--custodians', '3', '--threshold', '2', '--out', join(dir, 'shares')], {}, lines);
+    expect(init.code, init.err).toBe(0);
+    const files = JSON.parse(init.out).shareFiles as string[];
+    expect(files).toHaveLength(3);
+    expect(statSync(files[0]!).mode & 0o777).toBe(0o600);
+    expect(init.out + init.err).not.toContain('pass-carol');
+    expect(JSON.parse((await runAsync(['ceremony', 'seal', ...socket], {})).out).state).toBe('sealed');
+    const unseal = await runAsync(['ceremony', 'unseal', ...socket, '--share', files[1]!, files[2]!], {}, 'pass-dan\npass-erin\n');
+    expect(unseal.code, unseal.err).toBe(0);
+    expect(JSON.parse(unseal.out).state).toBe('unsealed');
+    const status = await fetch(`${url}/v1/me`);
+    expect(status.status).toBe(401);
+
     server.kill('SIGTERM');
     await new Promise((r) => server!.once('exit', r));
     server = undefined;
@@ -166,9 +185,10 @@ describe('strongroom CLI', () => {
   }
 });
 
-function runAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+function runAsync(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    c.stdin.end(stdin ?? '');
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
