@@ -175,6 +175,44 @@ describe('verifyAuditChain: names each kind of tampering', () => {
     expect(kinds((await verify([...records, tail])).problems)).toEqual([{ kind: 'inserted', seq: N + 1 }]);
   });
 
+  // A database's primary key on (tenant, seq) forces a tamperer to renumber rows to insert or delete in
+  // the middle; the verifier follows the renumbering and names the cause once.
+  const renumbered = (records: AuditRecord[], from: number, by: number) =>
+    records.map((r, i) => (i >= from ? { ...r, seq: r.seq + by } : r));
+
+  it('inserted: a row inserted in a database, later rows renumbered to make room', async () => {
+    const records = chain(N);
+    const garbage = { ...records[1]!, seq: 3, actor: 'k_mallory', prevHash: records[1]!.hash };
+    const withGarbage = [...records.slice(0, 2), garbage, ...renumbered(records, 2, 1).slice(2)];
+    const cp = await checkpointAt(records, N);
+    const report = await verify(withGarbage, [cp]);
+    expect(kinds(report.problems)).toEqual([{ kind: 'inserted', seq: 3 }]);
+    expect(report.problems[0]!.message).toContain('renumbered by +1');
+    expect(report).toMatchObject({ headSeq: N, anchoredSeq: N });
+
+    const forged = createAuditEntry(records[1]!, {
+      at: at(2),
+      tenant: TENANT,
+      actor: 'k_mallory',
+      action: 'a.b',
+    });
+    const withForged = [...records.slice(0, 2), forged, ...renumbered(records, 2, 1).slice(2)];
+    expect(kinds((await verify(withForged, [cp])).problems)).toEqual([{ kind: 'inserted', seq: 3 }]);
+  });
+
+  it('deleted: rows deleted in a database, later rows renumbered to close the gap', async () => {
+    const records = chain(N);
+    const cp = await checkpointAt(records, N);
+    for (const gap of [1, 3]) {
+      const closed = [...records.slice(0, 9), ...renumbered(records, 9 + gap, -gap).slice(9 + gap)];
+      const report = await verify(closed, [cp]);
+      expect(kinds(report.problems)).toEqual([{ kind: 'deleted', seq: 10 }]);
+      expect(report.problems[0]!.message).toContain(`renumbered by -${gap}`);
+      // Seqs are the chain's (as hashed): the head is still entry N, as its checkpoint says.
+      expect(report).toMatchObject({ count: N - gap, headSeq: N, anchoredSeq: N });
+    }
+  });
+
   it('reordered: two lines swapped (seq fields intact)', async () => {
     const records = chain(N);
     [records[7], records[8]] = [records[8]!, records[7]!];

@@ -18,6 +18,11 @@
  * - checkpoint-signature / checkpoint-mismatch: a checkpoint does not verify, or does not match the entry
  *              at its seq (or names another tenant).
  *
+ * A database's primary key on (tenant, seq) forces whoever inserts or deletes a row in the middle to
+ * renumber the rows after it; the verifier recognises a run of renumbered rows (each matches its hash at
+ * its old seq and links on), names the insertion or deletion once and follows the shift. Reported seqs
+ * are always the chain's own (the seq that was hashed).
+ *
  * After a problem the verifier resynchronises on the record it judged genuine and carries on, so one
  * tampering is reported once, not once per later entry.
  */
@@ -81,8 +86,14 @@ const MEMORY = 1000;
 
 interface Item {
   readonly rec: AuditRecord;
-  /** Hash recomputed from the eight fields, or null when they are not well typed. */
-  readonly computed: Digest | null;
+  /** Hash recomputed from the eight fields at seq `rec.seq - shift`, or null when they are not well typed. */
+  computed: Digest | null;
+  shift: number;
+}
+
+/** The record's hash recomputed as if its seq were `seq` (to recognise renumbered or swapped rows). */
+function hashAt(rec: AuditRecord, seq: number): Digest {
+  return rec.seq === seq ? hashAuditEntry(rec) : hashAuditEntry({ ...rec, seq });
 }
 
 /**
@@ -105,6 +116,9 @@ export class AuditChainVerifier {
   #tipPrevHash: string | null = null;
   // The tip was reported edited: a broken link right after it is the same tampering, not a new one.
   #tipEdited = false;
+  // Stored seq minus chain seq: non-zero once rows were renumbered (to make room for an inserted row or
+  // close the gap of a deleted one), which a database's primary key forces on a tamperer.
+  #shift = 0;
 
   readonly #pending: Item[] = [];
   // Single missing seqs reported as deleted, so a record that turns up later is renamed "reordered".
@@ -154,20 +168,25 @@ export class AuditChainVerifier {
   push(rec: AuditRecord): void {
     if (this.#finished) throw new StrongroomError('E_INTERNAL', 'AuditChainVerifier: push after finish');
     this.#count++;
-    const computed = isWellTypedEntry(rec) ? hashAuditEntry(rec) : null;
+    const shift = this.#shift;
+    const computed = !isWellTypedEntry(rec)
+      ? null
+      : shift === 0
+        ? hashAuditEntry(rec)
+        : hashAt(rec, rec.seq - shift);
     // Fast path: nothing pending and the record extends the chain.
     if (
       this.#pending.length === 0 &&
       computed !== null &&
       computed === rec.hash &&
-      rec.seq === this.#tipSeq + 1 &&
+      rec.seq - shift === this.#tipSeq + 1 &&
       (rec.prevHash === this.#tipHash || rec.prevHash === this.#tipAlt) &&
       rec.tenant === this.#tenant
     ) {
-      this.#accept(rec.seq, rec.hash, null);
+      this.#accept(this.#tipSeq + 1, rec.hash, null);
       return;
     }
-    this.#pending.push({ rec, computed });
+    this.#pending.push({ rec, computed, shift });
     if (this.#pending.length >= WINDOW) this.#drain(false);
   }
 
@@ -223,12 +242,21 @@ export class AuditChainVerifier {
     return rec.prevHash === this.#tipHash || (this.#tipAlt !== null && rec.prevHash === this.#tipAlt);
   }
 
+  /** Does the record match its hash at its chain seq (stored seq minus the current shift)? */
+  #selfOk(item: Item): boolean {
+    if (item.computed === null) return false;
+    if (item.shift !== this.#shift) {
+      item.computed = hashAt(item.rec, item.rec.seq - this.#shift);
+      item.shift = this.#shift;
+    }
+    return item.computed === item.rec.hash;
+  }
+
   #fits(item: Item): boolean {
     const r = item.rec;
     return (
-      item.computed !== null &&
-      item.computed === r.hash &&
-      r.seq === this.#tipSeq + 1 &&
+      r.seq - this.#shift === this.#tipSeq + 1 &&
+      this.#selfOk(item) &&
       this.#linked(r) &&
       r.tenant === this.#tenant
     );
@@ -266,8 +294,7 @@ export class AuditChainVerifier {
     const pending = this.#pending;
     while (pending.length > 0 && (final || pending.length >= WINDOW)) {
       if (this.#fits(pending[0]!)) {
-        const r = pending.shift()!.rec;
-        this.#accept(r.seq, r.hash, null);
+        this.#accept(this.#tipSeq + 1, pending.shift()!.rec.hash, null);
       } else if (!this.#takeEarly()) {
         this.#resolve();
       }
@@ -281,8 +308,11 @@ export class AuditChainVerifier {
     const r = item.rec;
     const next = pending[1];
     const expected = this.#tipSeq + 1;
-    const selfOk = item.computed !== null && item.computed === r.hash;
-    const seqOf = (x: AuditRecord): number => (Number.isSafeInteger(x.seq) ? x.seq : expected);
+    const selfOk = this.#selfOk(item);
+    const wellTyped = item.computed !== null;
+    // Seqs below are chain seqs: stored seq minus the shift of any renumbering found so far.
+    const seqOf = (x: AuditRecord): number => (Number.isSafeInteger(x.seq) ? x.seq - this.#shift : expected);
+    const rs = seqOf(r);
 
     const order = this.#reorderedRun();
     if (order !== null) {
@@ -306,26 +336,72 @@ export class AuditChainVerifier {
     }
 
     if (
-      selfOk &&
-      r.tenant === this.#tenant &&
-      r.seq === this.#tipSeq &&
-      r.prevHash === this.#tipPrevHash &&
-      (next !== undefined ? next.rec.prevHash === r.hash : this.#vouched(r.seq, r.hash))
+      next !== undefined &&
+      next.computed !== null &&
+      seqOf(next.rec) !== expected &&
+      next.rec.tenant === this.#tenant &&
+      this.#linked(next.rec) &&
+      hashAt(next.rec, expected) === next.rec.hash
     ) {
-      // Two records claim seq = tip; the chain continues from this one, so the accepted one was inserted.
+      // The next record is entry `expected`, stored under another seq: r was inserted and the rows after
+      // it renumbered to make room.
+      const by = next.rec.seq - expected - this.#shift;
       this.#problem(
         'inserted',
-        r.seq,
-        `two records claim seq ${r.seq}; the chain continues from the second, the first was inserted`,
+        rs,
+        `a record was inserted at seq ${rs}; the entries after it were renumbered by ${by > 0 ? '+' : ''}${by}`,
       );
+      this.#shift += by;
+      pending.shift();
+      return;
+    }
+
+    if (
+      wellTyped &&
+      r.tenant === this.#tenant &&
+      r.prevHash === this.#tipPrevHash &&
+      (next !== undefined ? next.rec.prevHash === r.hash : this.#vouched(this.#tipSeq, r.hash)) &&
+      hashAt(r, this.#tipSeq) === r.hash
+    ) {
+      // r is entry `tip` (whatever seq it is stored under) and the chain continues from r, so the record
+      // accepted as `tip` was inserted (and, if r's stored seq is off by one, the rows renumbered).
+      const by = r.seq - this.#tipSeq - this.#shift;
+      const renumbered =
+        by === 0 ? '' : `; the entries after it were renumbered by ${by > 0 ? '+' : ''}${by}`;
+      this.#problem(
+        'inserted',
+        this.#tipSeq,
+        `two records claim seq ${this.#tipSeq}; the chain continues from the second, the first was inserted${renumbered}`,
+      );
+      this.#shift += by;
       this.#tipHash = r.hash;
       this.#tipAlt = null;
       pending.shift();
       return;
     }
 
-    if (item.computed === null || (!selfOk && this.#linked(r))) {
-      const why = item.computed === null ? 'is malformed' : 'no longer matches its hash';
+    if (wellTyped && !selfOk && !this.#linked(r) && r.tenant === this.#tenant) {
+      // r may be a later entry stored under a lower seq: rows were deleted and the rest renumbered.
+      for (let d = 1; d <= WINDOW; d++) {
+        if (hashAt(r, expected + d) !== r.hash) continue;
+        if (next !== undefined && next.rec.prevHash !== r.hash) break;
+        const by = r.seq - (expected + d) - this.#shift;
+        const range =
+          d === 1 ? `entry ${expected} is missing` : `entries ${expected}..${expected + d - 1} are missing`;
+        this.#problem(
+          'deleted',
+          expected,
+          `${range}; the entries after were renumbered by ${by > 0 ? '+' : ''}${by}`,
+        );
+        this.#shift += by;
+        this.#accept(expected + d, r.hash, null);
+        pending.shift();
+        return;
+      }
+    }
+
+    if (!wellTyped || (!selfOk && this.#linked(r))) {
+      const why = wellTyped ? 'no longer matches its hash' : 'is malformed';
       this.#problem('edited', expected, `entry ${expected} ${why}: a field was changed`);
       this.#accept(expected, typeof r.hash === 'string' ? r.hash : '', item.computed);
       this.#tipEdited = true;
@@ -333,62 +409,62 @@ export class AuditChainVerifier {
       return;
     }
 
-    if (r.seq <= this.#tipSeq || (selfOk && r.tenant !== this.#tenant)) {
+    if (rs <= this.#tipSeq || (selfOk && r.tenant !== this.#tenant)) {
       this.#extra(item);
       pending.shift();
       return;
     }
 
-    // From here r.seq > tip and r does not link to the tip.
+    // From here rs > tip and r does not link to the tip.
     if (!selfOk) {
-      if (r.seq > expected) this.#deleted(expected, r);
-      this.#problem('edited', r.seq, `entry ${r.seq} no longer matches its hash: a field was changed`);
-      this.#accept(r.seq, r.hash, item.computed);
+      if (rs > expected) this.#deleted(expected, rs, r.prevHash);
+      this.#problem('edited', rs, `entry ${rs} no longer matches its hash: a field was changed`);
+      this.#accept(rs, r.hash, item.computed);
     } else if (this.#linked(r)) {
       // Self-consistent and linked, yet seq jumps: its seq was rewritten and its hash recomputed.
       this.#problem(
         'edited',
         expected,
-        `entry ${expected} claims seq ${r.seq}: its seq was rewritten and its hash recomputed`,
+        `entry ${expected} claims seq ${rs}: its seq was rewritten and its hash recomputed`,
       );
       this.#accept(expected, r.hash, null);
       this.#tipEdited = true;
-    } else if (r.seq > expected) {
+    } else if (rs > expected) {
       if (next !== undefined && next.rec.seq < r.seq && this.#early.size < MEMORY) {
         // Smaller seqs follow: r is not past a gap but ahead of its place. Keep it for when the chain
         // reaches its seq.
-        this.#early.set(r.seq, { hash: r.hash, prevHash: r.prevHash, after: this.#tipSeq });
+        this.#early.set(rs, { hash: r.hash, prevHash: r.prevHash, after: this.#tipSeq });
       } else {
-        this.#deleted(expected, r);
-        this.#accept(r.seq, r.hash, null);
+        this.#deleted(expected, rs, r.prevHash);
+        this.#accept(rs, r.hash, null);
       }
     } else if (this.#tipEdited) {
-      this.#accept(r.seq, r.hash, null);
-    } else if (next !== undefined ? next.rec.prevHash === r.hash : this.#vouched(r.seq, r.hash)) {
+      this.#accept(rs, r.hash, null);
+    } else if (next !== undefined ? next.rec.prevHash === r.hash : this.#vouched(rs, r.hash)) {
       // Right seq, wrong link, and the chain carries on from r (or a checkpoint vouches for r), so r is
       // intact: the tip was rewritten and its hash recomputed (r still records the old hash).
       this.#problem(
         'edited',
         this.#tipSeq,
-        `entry ${r.seq} does not link to entry ${this.#tipSeq}: entry ${this.#tipSeq} was rewritten and its hash recomputed`,
+        `entry ${rs} does not link to entry ${this.#tipSeq}: entry ${this.#tipSeq} was rewritten and its hash recomputed`,
       );
-      this.#accept(r.seq, r.hash, null);
+      this.#accept(rs, r.hash, null);
     } else if (next !== undefined) {
       // Links broken on both sides of r: r itself was rewritten and its hash recomputed.
       this.#problem(
         'edited',
-        r.seq,
-        `entry ${r.seq} was rewritten and its hash recomputed: it links to neither neighbour`,
+        rs,
+        `entry ${rs} was rewritten and its hash recomputed: it links to neither neighbour`,
       );
-      this.#accept(r.seq, r.hash, null);
+      this.#accept(rs, r.hash, null);
       this.#tipEdited = true;
     } else {
       this.#problem(
         'inserted',
-        r.seq,
-        `the last record (seq ${r.seq}) does not link to entry ${this.#tipSeq}: it was appended by someone who could not chain it`,
+        rs,
+        `the last record (seq ${rs}) does not link to entry ${this.#tipSeq}: it was appended by someone who could not chain it`,
       );
-      this.#accept(r.seq, r.hash, null);
+      this.#accept(rs, r.hash, null);
     }
     pending.shift();
   }
@@ -399,25 +475,24 @@ export class AuditChainVerifier {
    */
   #extra(item: Item): void {
     const r = item.rec;
-    const selfOk = item.computed !== null && item.computed === r.hash;
-    const ours = selfOk && r.tenant === this.#tenant;
-    const moved = ours ? this.#missing.get(r.seq) : undefined;
-    if (ours && r.seq > this.#tipSeq + 1 && !this.#early.has(r.seq) && this.#early.size < MEMORY) {
+    const ours = this.#selfOk(item) && r.tenant === this.#tenant;
+    const rs = Number.isSafeInteger(r.seq) ? r.seq - this.#shift : this.#tipSeq + 1;
+    const moved = ours ? this.#missing.get(rs) : undefined;
+    if (ours && rs > this.#tipSeq + 1 && !this.#early.has(rs) && this.#early.size < MEMORY) {
       // Ahead of its place: judged when the chain reaches its seq (reordered) or at the end (inserted).
-      this.#early.set(r.seq, { hash: r.hash, prevHash: r.prevHash, after: this.#tipSeq });
+      this.#early.set(rs, { hash: r.hash, prevHash: r.prevHash, after: this.#tipSeq });
     } else if (moved !== undefined && moved.prevHash === r.prevHash && moved.hash === r.hash) {
       moved.problem.kind = 'reordered';
-      moved.problem.message = `entry ${r.seq} is out of order: it was found after entry ${this.#tipSeq}`;
-      this.#missing.delete(r.seq);
+      moved.problem.message = `entry ${rs} is out of order: it was found after entry ${this.#tipSeq}`;
+      this.#missing.delete(rs);
     } else if (typeof r.tenant === 'string' && r.tenant !== this.#tenant) {
       this.#problem(
         'inserted',
-        r.seq,
-        `a record of tenant ${JSON.stringify(r.tenant)} (seq ${r.seq}) was inserted after entry ${this.#tipSeq}`,
+        rs,
+        `a record of tenant ${JSON.stringify(r.tenant)} (seq ${rs}) was inserted after entry ${this.#tipSeq}`,
       );
     } else {
-      const seq = Number.isSafeInteger(r.seq) ? r.seq : this.#tipSeq + 1;
-      this.#problem('inserted', seq, `a record claiming seq ${seq} was inserted after entry ${this.#tipSeq}`);
+      this.#problem('inserted', rs, `a record claiming seq ${rs} was inserted after entry ${this.#tipSeq}`);
     }
   }
 
@@ -437,15 +512,16 @@ export class AuditChainVerifier {
     return true;
   }
 
-  #deleted(from: number, r: AuditRecord): void {
-    const to = r.seq - 1;
+  /** Reports entries from..to-1 missing; `nextPrevHash` is what the entry at `to` says `to - 1` hashed to. */
+  #deleted(from: number, toSeq: number, nextPrevHash: string): void {
+    const to = toSeq - 1;
     const p = this.#problem(
       'deleted',
       from,
       from === to ? `entry ${from} is missing` : `entries ${from}..${to} are missing`,
     );
     if (p !== null && from === to && this.#missing.size < MEMORY) {
-      this.#missing.set(from, { problem: p, prevHash: this.#tipHash, hash: r.prevHash });
+      this.#missing.set(from, { problem: p, prevHash: this.#tipHash, hash: nextPrevHash });
     }
   }
 
@@ -472,7 +548,7 @@ export class AuditChainVerifier {
         const { rec, computed } = pending[j]!;
         if (computed === null || order.includes(j) || rec.tenant !== this.#tenant) continue;
         if (rec.prevHash !== hash && rec.prevHash !== alt) continue;
-        const atSeq = rec.seq === seq ? computed : hashAuditEntry({ ...rec, seq });
+        const atSeq = rec.seq - pending[j]!.shift === seq ? computed : hashAt(rec, seq);
         if (atSeq === rec.hash) found = j;
       }
       if (found < 0) return null;
