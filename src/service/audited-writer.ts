@@ -103,77 +103,118 @@ export class AuditedWriter {
     });
   }
 
+  /**
+   * Commits a batch. First optimistically, without savepoints (most batches contain no failing change);
+   * if a change fails, the transaction is rolled back and the batch re-run with a savepoint per change so
+   * that only the failing changes are refused.
+   */
   private async commitBatch(batch: Pending[]): Promise<void> {
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    const heads = new Map<string, { seq: number; hash: string } | null>();
-    try {
-      await this.database.db.transaction().execute(async (trx) => {
-        const done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }> = [];
-        const single = batch.length === 1;
-        for (const p of batch) {
-          const c = p.change;
-          if (!single) await sql`savepoint change`.execute(trx);
-          try {
-            const out = await c.run(trx);
-            if (!out.noop) done.push({ change: c, out, at: this.now().toISOString() });
-            if (!single) await sql`release savepoint change`.execute(trx);
-            outcomes.push({ ok: true, value: out.value });
-          } catch (error) {
-            if (single) throw error;
-            await sql`rollback to savepoint change`.execute(trx);
-            await sql`release savepoint change`.execute(trx);
-            outcomes.push({ ok: false, error });
-          }
-        }
-        if (!done.length) return;
-        try {
-          // Lock heads in a fixed order so concurrent writers (here or on other nodes) cannot deadlock.
-          for (const t of [...new Set(done.map((d) => d.change.tenant))].sort()) {
-            heads.set(t, (await auditRepository.lockHead(trx, this.database.dialect, t)) ?? null);
-          }
-          const records: AuditRecord[] = [];
-          for (const { change: c, out, at } of done) {
-            const rec = createAuditEntry(heads.get(c.tenant) ?? null, {
-              at,
-              tenant: c.tenant,
-              actor: c.actor,
-              action: c.action,
-              requestDigest: c.requestDigest,
-              payloadDigest: out.payloadDigest,
-            });
-            records.push(rec);
-            heads.set(c.tenant, { seq: rec.seq, hash: rec.hash });
-            for (const ev of out.events ?? []) await outboxRepository.insert(trx, c.tenant, ev.topic, ev.payload, at);
-          }
-          await auditRepository.insertEntries(trx, records.map(toRow));
-          for (const [tenant, head] of heads) if (head) await auditRepository.setHead(trx, tenant, head.seq, head.hash);
-        } catch (cause) {
-          throw new StrongroomError('E_AUDIT_WRITE_FAILED', 'the audit entry could not be written; nothing was changed', {
-            cause,
-          });
-        }
-      });
-    } catch (error) {
-      // A single change that threw is its own failure; anything else (audit, commit) fails the whole batch.
-      const failure =
-        batch.length === 1 && outcomes.length === 0
-          ? error
-          : error instanceof StrongroomError
-            ? error
-            : new StrongroomError('E_AUDIT_WRITE_FAILED', 'the change could not be committed with its audit entry', {
-                cause: error,
-              });
+    let result = await this.tryBatch(batch, false);
+    if (result === 'retry-isolated') result = await this.tryBatch(batch, true);
+    if (result === 'retry-isolated') throw new Error('unreachable: isolated batches do not retry');
+    const { outcomes, heads, failure } = result;
+    if (failure) {
       for (const p of batch) p.reject(failure);
       return;
     }
-    const moved = new Map<string, { seq: number; hash: string }>();
-    for (const [t, h] of heads) if (h) moved.set(t, h);
-    this.options.onCommit?.(moved);
+    this.options.onCommit?.(heads);
     batch.forEach((p, i) => {
       const o = outcomes[i]!;
       if (o.ok) p.resolve(o.value);
       else p.reject(o.error);
     });
+  }
+
+  private async tryBatch(
+    batch: Pending[],
+    isolated: boolean,
+  ): Promise<
+    | 'retry-isolated'
+    | { outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>; heads: Map<string, { seq: number; hash: string }>; failure?: unknown }
+  > {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const heads = new Map<string, { seq: number; hash: string }>();
+    const single = batch.length === 1;
+    let changeFailed = false;
+    try {
+      await this.database.db.transaction().execute(async (trx) => {
+        const done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }> = [];
+        for (const p of batch) {
+          const c = p.change;
+          if (isolated) await sql`savepoint change`.execute(trx);
+          try {
+            const out = await c.run(trx);
+            if (!out.noop) done.push({ change: c, out, at: this.now().toISOString() });
+            if (isolated) await sql`release savepoint change`.execute(trx);
+            outcomes.push({ ok: true, value: out.value });
+          } catch (error) {
+            if (!isolated) {
+              changeFailed = true;
+              outcomes.push({ ok: false, error });
+              throw error;
+            }
+            await sql`rollback to savepoint change`.execute(trx);
+            await sql`release savepoint change`.execute(trx);
+            outcomes.push({ ok: false, error });
+          }
+        }
+        if (done.length) await this.appendAudit(trx, done, heads);
+      });
+    } catch (error) {
+      if (changeFailed) {
+        // A single change's own failure is its answer; in a larger batch, isolate it and commit the rest.
+        if (single) return { outcomes, heads };
+        return 'retry-isolated';
+      }
+      return {
+        outcomes,
+        heads,
+        failure:
+          error instanceof StrongroomError
+            ? error
+            : new StrongroomError('E_AUDIT_WRITE_FAILED', 'the change could not be committed with its audit entry', { cause: error }),
+      };
+    }
+    return { outcomes, heads };
+  }
+
+  /** Appends the batch's audit entries and outbox events; any failure fails the whole transaction. */
+  private async appendAudit(
+    trx: Trx,
+    done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }>,
+    heads: Map<string, { seq: number; hash: string }>,
+  ): Promise<void> {
+    try {
+      // Lock heads in a fixed order so concurrent writers (here or on other nodes) cannot deadlock.
+      const current = new Map<string, { seq: number; hash: string } | null>();
+      for (const t of [...new Set(done.map((d) => d.change.tenant))].sort()) {
+        current.set(t, (await auditRepository.lockHead(trx, this.database.dialect, t)) ?? null);
+      }
+      const records: AuditRecord[] = [];
+      const events: Array<{ tenant: string; topic: string; payload: unknown; at: string }> = [];
+      for (const { change: c, out, at } of done) {
+        const rec = createAuditEntry(current.get(c.tenant) ?? null, {
+          at,
+          tenant: c.tenant,
+          actor: c.actor,
+          action: c.action,
+          requestDigest: c.requestDigest,
+          payloadDigest: out.payloadDigest,
+        });
+        records.push(rec);
+        current.set(c.tenant, { seq: rec.seq, hash: rec.hash });
+        for (const ev of out.events ?? []) events.push({ tenant: c.tenant, topic: ev.topic, payload: ev.payload, at });
+      }
+      await auditRepository.insertEntries(trx, records.map(toRow));
+      await outboxRepository.insertMany(trx, events);
+      for (const [tenant, head] of current) {
+        if (!head) continue;
+        await auditRepository.setHead(trx, tenant, head.seq, head.hash);
+        heads.set(tenant, head);
+      }
+    } catch (cause) {
+      throw new StrongroomError('E_AUDIT_WRITE_FAILED', 'the audit entry could not be written; nothing was changed', { cause });
+    }
   }
 }
 

@@ -38,12 +38,10 @@ export async function signedWrite<T>(writer: AuditedWriter, w: SignedWrite<T>, n
     action: w.action,
     requestDigest,
     run: async (trx) => {
-      const key = await directoryRepository.getKey(trx, w.principal.keyId);
-      if (!key || key.tenant_id !== w.principal.tenant) {
-        throw new StrongroomError('E_KEY_UNKNOWN', 'unknown key');
-      }
-      if (key.status !== 'active') throw new StrongroomError('E_KEY_REVOKED', 'this key has been revoked');
-      if (!(await authRepository.useNonce(trx, w.principal.keyId, sig.nonce, sig.created))) {
+      if (!(await authRepository.useNonceIfKeyActive(trx, w.principal.tenant, w.principal.keyId, sig.nonce, sig.created))) {
+        const key = await directoryRepository.getKey(trx, w.principal.keyId);
+        if (!key || key.tenant_id !== w.principal.tenant) throw new StrongroomError('E_KEY_UNKNOWN', 'unknown key');
+        if (key.status !== 'active') throw new StrongroomError('E_KEY_REVOKED', 'this key has been revoked');
         throw new StrongroomError('E_NONCE_REPLAYED', 'this signed request was already used', {
           hints: ['sign every request with a fresh nonce'],
         });

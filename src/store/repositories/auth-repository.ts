@@ -1,4 +1,5 @@
 /** Replay protection, idempotency records and read sessions. */
+import { sql } from 'kysely';
 import type { Queryable } from '../queryable.ts';
 import type { IdempotencyTable, SessionsTable } from '../schema.ts';
 
@@ -14,6 +15,31 @@ export const authRepository = {
     const r = await q
       .insertInto('nonces')
       .values({ key_id: keyId, nonce, created_unix: createdUnix })
+      .onConflict((oc) => oc.columns(['key_id', 'nonce']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  },
+  /**
+   * Spends the nonce only if the key is still active in the tenant: one statement on the write path instead
+   * of a key lookup and an insert. False when the nonce was used or the key is not active (callers tell
+   * which apart only on that rare path).
+   */
+  async useNonceIfKeyActive(q: Queryable, tenantId: string, keyId: string, nonce: string, createdUnix: number): Promise<boolean> {
+    const r = await q
+      .insertInto('nonces')
+      .columns(['key_id', 'nonce', 'created_unix'])
+      .expression(
+        q
+          .selectFrom('user_keys')
+          .select([
+            sql<string>`${keyId}`.as('key_id'),
+            sql<string>`${nonce}`.as('nonce'),
+            sql<number>`cast(${createdUnix} as bigint)`.as('created_unix'),
+          ])
+          .where('id', '=', keyId)
+          .where('tenant_id', '=', tenantId)
+          .where('status', '=', 'active'),
+      )
       .onConflict((oc) => oc.columns(['key_id', 'nonce']).doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
