@@ -122,15 +122,17 @@ describe('strongroom CLI', () => {
     const out = join(dir, 'audit.jsonl');
     const exp = sr(['audit', 'export', '--data', data, '--out', out]);
     expect(exp.code, exp.err).toBe(0);
-    const trusted = /--trusted-key (\S+)/.exec(exp.out)![1]!;
-    const v = sr(['audit', 'verify', '--file', out, '--trusted-key', trusted]);
+    // The export names every key this installation trusts (interim key, then the vault's audit key).
+    const trusted = [...exp.out.matchAll(/--trusted-key (\S+)/g)].map((m) => m[1]!);
+    expect(trusted.length).toBe(2);
+    const v = sr(['audit', 'verify', '--file', out, '--trusted-key', ...trusted]);
     expect(v.code, v.out + v.err).toBe(0);
     // An export edited by hand fails.
     const lines = readFileSync(out, 'utf8').split('\n');
     const i = lines.findIndex((l) => l.includes('"user.create"'));
     lines[i] = lines[i]!.replace('"user.create"', '"user.delete"');
     writeFileSync(join(dir, 'edited.jsonl'), lines.join('\n'));
-    const bad = sr(['audit', 'verify', '--file', join(dir, 'edited.jsonl'), '--trusted-key', trusted]);
+    const bad = sr(['audit', 'verify', '--file', join(dir, 'edited.jsonl'), '--trusted-key', ...trusted]);
     expect(bad.code).toBe(3);
     expect(bad.out).toContain('edited');
   });
