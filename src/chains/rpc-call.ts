@@ -139,3 +139,14 @@ export function isLoopback(url: string): boolean {
     return false;
   }
 }
+
+// --- shape checks for node answers: each throws a plain Error that the caller turns into E_CHAIN_RPC bad-response
+
+export function record(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected an object');
+  return v as Record<string, unknown>;
+}
+export function array(v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new Error('expected an array');
+  return v;
+}

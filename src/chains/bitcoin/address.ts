@@ -7,6 +7,7 @@
  * the network's own prefix. Legacy base58check P2PKH/P2SH destinations are accepted too (version byte must
  * be the network's). Every refusal is `E_ADDRESS_INVALID` with a machine-readable `details.reason`.
  */
+import { assertPublicAccountKey } from '../account-xpub.ts';
 import { HDKey } from '@scure/bip32';
 import { bech32, bech32m, createBase58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -228,26 +229,7 @@ export function parseAccountXpub(xpub: unknown, network: BitcoinNetworkName | Bi
       cause,
     });
   }
-  if (key.privateKey) {
-    key.wipePrivateData();
-    throw new StrongroomError(
-      'E_VALIDATION',
-      'xpub is a private extended key; only public keys are accepted here',
-      {
-        details: { parameter: 'xpub' },
-      },
-    );
-  }
-  if (key.depth !== 3) {
-    throw new StrongroomError(
-      'E_VALIDATION',
-      `xpub must be an account key (depth 3), got depth ${key.depth}`,
-      {
-        details: { parameter: 'xpub' },
-      },
-    );
-  }
-  return key;
+  return assertPublicAccountKey(key);
 }
 
 /** Derives the child public key at `<change>/<index>` (both non-hardened) of an account key. */

@@ -10,7 +10,7 @@
  *   `getRawTransaction` recognise both and answer `undefined`.
  */
 import { StrongroomError } from '../../domain/errors.ts';
-import { chainRpcError, redactUrl, splitCredentials, withRetries } from '../rpc-call.ts';
+import { array, chainRpcError, record, redactUrl, splitCredentials, withRetries } from '../rpc-call.ts';
 
 export interface BitcoinRpcConfig {
   /** http(s) URL of the node; credentials may be embedded (they are moved to a header and never logged). */
@@ -250,14 +250,6 @@ export function btcToSats(v: unknown): bigint {
 
 // --- shape checks: each throws a plain Error that `attempt` turns into E_CHAIN_RPC bad-response ---------
 
-function record(v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected an object');
-  return v as Record<string, unknown>;
-}
-function array(v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new Error('expected an array');
-  return v;
-}
 function integer(v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Error('expected an integer');
   return v;

@@ -5,6 +5,7 @@
  * EIP-55 rule: an all-lowercase or all-uppercase address carries no checksum and is accepted; a mixed-case
  * address must match its checksum exactly, because a mixed-case typo is exactly what the checksum catches.
  */
+import { assertPublicAccountKey } from '../account-xpub.ts';
 import { HDKey } from '@scure/bip32';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
@@ -90,26 +91,7 @@ export function parseEvmAccountXpub(xpub: unknown): HDKey {
       cause,
     });
   }
-  if (key.privateKey) {
-    key.wipePrivateData();
-    throw new StrongroomError(
-      'E_VALIDATION',
-      'xpub is a private extended key; only public keys are accepted here',
-      {
-        details: { parameter: 'xpub' },
-      },
-    );
-  }
-  if (key.depth !== 3) {
-    throw new StrongroomError(
-      'E_VALIDATION',
-      `xpub must be an account key (depth 3), got depth ${key.depth}`,
-      {
-        details: { parameter: 'xpub' },
-      },
-    );
-  }
-  return key;
+  return assertPublicAccountKey(key);
 }
 
 /** Address i of the external chain: m/44'/60'/0'/0/i, with the non-hardened part derived from the xpub. */

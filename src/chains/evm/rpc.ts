@@ -9,7 +9,7 @@
  */
 import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import { StrongroomError } from '../../domain/errors.ts';
-import { chainRpcError, isLoopback, redactUrl, splitCredentials, withRetries } from '../rpc-call.ts';
+import { array, chainRpcError, record, isLoopback, redactUrl, splitCredentials, withRetries } from '../rpc-call.ts';
 import { parseEvmAddress, toChecksumAddress, type EvmAddress } from './address.ts';
 import { ERC20_INTERFACE } from './erc20/artifact.ts';
 
@@ -307,14 +307,6 @@ function classify(method: string, endpoint: string, e: unknown): StrongroomError
 
 // --- strict result parsing -------------------------------------------------------------------------------
 
-function record(v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected an object');
-  return v as Record<string, unknown>;
-}
-function array(v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new Error('expected an array');
-  return v;
-}
 export function quantity(v: unknown): bigint {
   if (typeof v !== 'string' || !/^0x(0|[1-9a-fA-F][0-9a-fA-F]{0,63})$/.test(v))
     throw new Error('expected a hex quantity');
