@@ -15,7 +15,10 @@ if (mode === 'bare') {
   console.log(`READY ${(server.server.address() as { port: number }).port} -`);
 } else {
   const app = await createStrongroom({ database: JSON.parse(dbJson!), dataDir: dataDir! });
-  const init = await app.initialize({ tenant: 'bench', admins: [{ name: 'bench', alg: 'ed25519', publicKey: adminSpki! }] });
+  const init = await app.initialize({
+    tenant: 'bench',
+    admins: [{ name: 'bench', alg: 'ed25519', publicKey: adminSpki! }],
+  });
   const server = await buildServer(app);
   await server.listen({ host: '127.0.0.1', port: 0 });
   console.log(`READY ${(server.server.address() as { port: number }).port} ${init.tenantId}`);

@@ -27,9 +27,13 @@ interface Prepared {
 
 async function startServer(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'api-server.lib.ts'), ...args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...prof, '--import', 'tsx', join(import.meta.dirname, 'api-server.lib.ts'), ...args],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const rl = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     rl.on('line', (l) => l.startsWith('READY ') && resolve(Number(l.split(' ')[1])));
@@ -55,7 +59,14 @@ async function fire(port: number, reqs: Prepared[]): Promise<number> {
   const one = (r: Prepared) =>
     new Promise<void>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: r.path, headers: { ...r.headers, host: `localhost:${port}` }, agent },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: r.path,
+          headers: { ...r.headers, host: `localhost:${port}` },
+          agent,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c) => chunks.push(c));
@@ -83,13 +94,32 @@ async function fire(port: number, reqs: Prepared[]): Promise<number> {
   return reqs.length / s;
 }
 
-async function signedRequests(port: number, signer: ReturnType<typeof generateRequestSigner>, n: number): Promise<Prepared[]> {
+async function signedRequests(
+  port: number,
+  signer: ReturnType<typeof generateRequestSigner>,
+  n: number,
+): Promise<Prepared[]> {
   const out: Prepared[] = [];
   for (let i = 0; i < n; i++) {
-    const body = JSON.stringify({ type: 'transfer', asset: 'BTC', amount: '0.015', from: 'wal_treasury', to: `bcrt1qbench${i}` });
+    const body = JSON.stringify({
+      type: 'transfer',
+      asset: 'BTC',
+      amount: '0.015',
+      from: 'wal_treasury',
+      to: `bcrt1qbench${i}`,
+    });
     const path = '/v1/requests';
-    const h = await signRequest({ method: 'POST', targetUri: `http://localhost:${port}${path}`, body, signer });
-    out.push({ path, body, headers: { ...h, 'content-type': 'application/json', 'idempotency-key': `bench-${i}-${port}` } });
+    const h = await signRequest({
+      method: 'POST',
+      targetUri: `http://localhost:${port}${path}`,
+      body,
+      signer,
+    });
+    out.push({
+      path,
+      body,
+      headers: { ...h, 'content-type': 'application/json', 'idempotency-key': `bench-${i}-${port}` },
+    });
   }
   return out;
 }
@@ -97,9 +127,29 @@ async function signedRequests(port: number, signer: ReturnType<typeof generateRe
 async function bare(): Promise<number> {
   const { child, port } = await startServer(['bare']);
   try {
-    const body = JSON.stringify({ type: 'transfer', asset: 'BTC', amount: '0.015', from: 'wal_treasury', to: 'bcrt1qbench' });
-    await fire(port, Array.from({ length: 2000 }, () => ({ path: '/echo', body, headers: { 'content-type': 'application/json' } })));
-    return await fire(port, Array.from({ length: N }, () => ({ path: '/echo', body, headers: { 'content-type': 'application/json' } })));
+    const body = JSON.stringify({
+      type: 'transfer',
+      asset: 'BTC',
+      amount: '0.015',
+      from: 'wal_treasury',
+      to: 'bcrt1qbench',
+    });
+    await fire(
+      port,
+      Array.from({ length: 2000 }, () => ({
+        path: '/echo',
+        body,
+        headers: { 'content-type': 'application/json' },
+      })),
+    );
+    return await fire(
+      port,
+      Array.from({ length: N }, () => ({
+        path: '/echo',
+        body,
+        headers: { 'content-type': 'application/json' },
+      })),
+    );
   } finally {
     await stop(child);
   }
@@ -110,7 +160,12 @@ async function signed(dialect: 'sqlite' | 'postgres'): Promise<number> {
   await tdb.database.close();
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
   const signer = generateRequestSigner('ed25519');
-  const { child, port } = await startServer(['strongroom', JSON.stringify(tdb.config), dataDir, signer.publicKeySpki]);
+  const { child, port } = await startServer([
+    'strongroom',
+    JSON.stringify(tdb.config),
+    dataDir,
+    signer.publicKeySpki,
+  ]);
   try {
     await fire(port, await signedRequests(port, signer, 2000)); // warm-up
     return await fire(port, await signedRequests(port, signer, N));

@@ -6,7 +6,14 @@
  * Baseline, measured in the same run: JSON.parse of the request and context as recorded (JSON text).
  */
 import { median, opsPerSecond, report, type Figure } from './harness.ts';
-import { compilePolicy, evaluate, toPolicyContext, toPolicyRequest, type PolicyDocument, type RuleJson } from '../src/policy/index.ts';
+import {
+  compilePolicy,
+  evaluate,
+  toPolicyContext,
+  toPolicyRequest,
+  type PolicyDocument,
+  type RuleJson,
+} from '../src/policy/index.ts';
 
 const WINDOWS = [3600, 86_400, 7 * 86_400];
 
@@ -22,9 +29,15 @@ function rule(i: number, matching: boolean): RuleJson {
       initiatorGroups: ['traders', `g${i}`],
       destination: { kind: 'address_book', trust: ['medium', 'high'] },
       amount: { min: '1000', max: kind === 1 ? String(1000 + i) : '10000000000' },
-      velocity: { scope: 'wallet', windowSeconds, maxUnits: kind === 2 ? String(200_000_000 + i) : '100000000000' },
+      velocity: {
+        scope: 'wallet',
+        windowSeconds,
+        maxUnits: kind === 2 ? String(200_000_000 + i) : '100000000000',
+      },
     },
-    action: matching ? { workflow: { steps: [{ group: 'operations', k: 2 }], expiresInSeconds: 86_400 } } : 'deny',
+    action: matching
+      ? { workflow: { steps: [{ group: 'operations', k: 2 }], expiresInSeconds: 86_400 } }
+      : 'deny',
   };
 }
 
@@ -49,7 +62,12 @@ const contextJson = JSON.stringify({
   destination: { kind: 'address_book', entryId: 'ab_cold_b', trust: 'high', locked: false },
   fiat: '9500000',
   screening: { risk: 'low' },
-  velocity: WINDOWS.map((w, i) => ({ scope: 'wallet', windowSeconds: w, units: String(60_000_000 * (i + 1)), fiat: String(3_800_000 * (i + 1)) })),
+  velocity: WINDOWS.map((w, i) => ({
+    scope: 'wallet',
+    windowSeconds: w,
+    units: String(60_000_000 * (i + 1)),
+    fiat: String(3_800_000 * (i + 1)),
+  })),
 });
 
 export async function run(): Promise<void> {
@@ -61,7 +79,8 @@ export async function run(): Promise<void> {
     { label: '20 rules, velocity, match at #18', compiled: compilePolicy(policy(20, 18)), n: 400_000 },
   ];
   let sink = 0;
-  const parse = () => void (sink += (JSON.parse(requestJson) as object) && (JSON.parse(contextJson) as object) ? 1 : 0);
+  const parse = () =>
+    void (sink += (JSON.parse(requestJson) as object) && (JSON.parse(contextJson) as object) ? 1 : 0);
   opsPerSecond(200_000, parse);
   const baselineValue = await median(5, () => opsPerSecond(200_000, parse));
   const baseline = { name: 'JSON.parse of request + context', value: baselineValue, unit: 'ops/s' };
@@ -72,7 +91,8 @@ export async function run(): Promise<void> {
     if (check.decision !== 'workflow' || check.trace.length !== Number(check.ruleId!.slice(1)) + 1) {
       throw new Error(`bench policy does not behave as designed: ${check.decision} ${check.ruleId}`);
     }
-    const fast = () => void (sink += evaluate(compiled, request, context, now, { trace: false }).trace.length);
+    const fast = () =>
+      void (sink += evaluate(compiled, request, context, now, { trace: false }).trace.length);
     const traced = () => void (sink += evaluate(compiled, request, context, now).trace.length > 0 ? 1 : 0);
     opsPerSecond(n, fast);
     opsPerSecond(n / 4, traced);
@@ -80,7 +100,11 @@ export async function run(): Promise<void> {
     const tracedOps = await median(5, () => opsPerSecond(n / 4, traced));
     figures.push({ name: `evaluate, ${label}, no trace`, value: fastOps, unit: 'ops/s', baseline });
     figures.push({ name: `evaluate, ${label}, with trace`, value: tracedOps, unit: 'ops/s', baseline });
-    figures.push({ name: `  trace cost per evaluation, ${label}`, value: 1e6 / tracedOps - 1e6 / fastOps, unit: 'µs' });
+    figures.push({
+      name: `  trace cost per evaluation, ${label}`,
+      value: 1e6 / tracedOps - 1e6 / fastOps,
+      unit: 'µs',
+    });
   }
   if (sink === -1) throw new Error('unreachable');
   report('policy', figures);

@@ -5,7 +5,13 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { MemorySealStorage } from '../test/support/memory-seal-storage.ts';
-import { encodeCryptogramBinding, openCryptogram, parseCryptogramHeader, sealCryptogram, type CryptogramBinding } from '../src/vault/cryptogram.ts';
+import {
+  encodeCryptogramBinding,
+  openCryptogram,
+  parseCryptogramHeader,
+  sealCryptogram,
+  type CryptogramBinding,
+} from '../src/vault/cryptogram.ts';
 import { ShamirSeal } from '../src/vault/seal/shamir-seal.ts';
 import { opsPerSecond, opsPerSecondAsync, type Figure } from './harness.ts';
 
@@ -25,9 +31,19 @@ export async function measureSealFigures(): Promise<Figure[]> {
     threshold: 2,
     scrypt: { N: 1024 }, // unseal speed is not what is measured here
   });
-  await seal.unseal(shareFiles.map((file, i) => ({ file, passphrase: i === 0 ? 'alice bench passphrase' : 'bob bench passphrase' })));
+  await seal.unseal(
+    shareFiles.map((file, i) => ({
+      file,
+      passphrase: i === 0 ? 'alice bench passphrase' : 'bob bench passphrase',
+    })),
+  );
 
-  const binding: CryptogramBinding = { tenant, objectId: 'wal_01hzx4q3b7s9k2m5n8p0r6t1vx', keyVersion: 0, purpose: 'wallet-seed' };
+  const binding: CryptogramBinding = {
+    tenant,
+    objectId: 'wal_01hzx4q3b7s9k2m5n8p0r6t1vx',
+    keyVersion: 0,
+    purpose: 'wallet-seed',
+  };
   const seed = new Uint8Array(randomBytes(SEED_BYTES));
   const cryptogram = await sealCryptogram(seal, binding, seed);
 

@@ -60,5 +60,12 @@ export interface Problem {
 }
 
 export function problem(code: ErrorCode, detail: string, extra: Partial<Problem> = {}): Problem {
-  return { type: `urn:strongroom:error:${code}`, title: code, status: statusOf(code), detail, code, ...extra };
+  return {
+    type: `urn:strongroom:error:${code}`,
+    title: code,
+    status: statusOf(code),
+    detail,
+    code,
+    ...extra,
+  };
 }

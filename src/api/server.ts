@@ -38,7 +38,9 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     trustProxy: options.trustProxy ?? false,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
   });
 
   server.removeAllContentTypeParsers();
@@ -62,9 +64,14 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
             type: 'apiKey',
             in: 'header',
             name: 'Signature',
-            description: 'RFC 9421 signature over "@method" "@target-uri" "content-digest" with created, nonce, keyid, alg.',
+            description:
+              'RFC 9421 signature over "@method" "@target-uri" "content-digest" with created, nonce, keyid, alg.',
           },
-          session: { type: 'http', scheme: 'bearer', description: 'Read-only session token from POST /v1/sessions.' },
+          session: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Read-only session token from POST /v1/sessions.',
+          },
         },
       },
     },
@@ -72,7 +79,11 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
 
   server.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   server.setNotFoundHandler((req, reply) =>
-    sendError(new StrongroomError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply),
+    sendError(
+      new StrongroomError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+      req,
+      reply,
+    ),
   );
 
   server.addHook('preHandler', async (req) => {
@@ -87,7 +98,9 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
   });
 
   server.get('/healthz', { config: { auth: 'none' }, schema: { hide: true } }, async () => ({ ok: true }));
-  server.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => server.swagger());
+  server.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () =>
+    server.swagger(),
+  );
   server.get('/docs', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) =>
     reply.type('text/html').send(DOCS_PAGE),
   );
@@ -97,9 +110,13 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
 
 async function authenticate(app: Strongroom, req: FastifyRequest): Promise<Principal> {
   if (!req.headers['signature'] || !req.headers['signature-input']) {
-    throw new StrongroomError('E_SIGNATURE_MISSING', 'this call must be signed (RFC 9421 Signature and Signature-Input)', {
-      hints: ['use the Strongroom SDK or CLI, which sign every request with your key file'],
-    });
+    throw new StrongroomError(
+      'E_SIGNATURE_MISSING',
+      'this call must be signed (RFC 9421 Signature and Signature-Input)',
+      {
+        hints: ['use the Strongroom SDK or CLI, which sign every request with your key file'],
+      },
+    );
   }
   const body = req.rawBody ?? '';
   const targetUri = `${req.protocol}://${req.host}${req.url}`;
@@ -135,7 +152,10 @@ async function authenticate(app: Strongroom, req: FastifyRequest): Promise<Princ
 function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const p = toProblem(err);
   if (p.status >= 500 && p.code === 'E_INTERNAL') req.log.error({ err }, 'unhandled error');
-  return reply.status(p.status).type('application/problem+json').send({ ...p, instance: req.url.split('?')[0] });
+  return reply
+    .status(p.status)
+    .type('application/problem+json')
+    .send({ ...p, instance: req.url.split('?')[0] });
 }
 
 function toProblem(err: unknown) {
@@ -147,12 +167,18 @@ function toProblem(err: unknown) {
   }
   const e = err as { code?: string; validation?: unknown[]; message?: string; statusCode?: number };
   if (e.validation) {
-    const v = e.validation[0] as { instancePath?: string; message?: string; params?: Record<string, unknown> } | undefined;
-    const path = v?.instancePath || (v?.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '');
+    const v = e.validation[0] as
+      { instancePath?: string; message?: string; params?: Record<string, unknown> } | undefined;
+    const path =
+      v?.instancePath || (v?.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '');
     const isAmountNumber = /amount$/i.test(path) && /must be string/.test(v?.message ?? '');
-    return problem(isAmountNumber ? 'E_AMOUNT_NOT_STRING' : 'E_VALIDATION', `${path || 'body'} ${v?.message ?? 'is invalid'}`, {
-      details: { parameter: path || 'body', ...(v?.params ?? {}) },
-    });
+    return problem(
+      isAmountNumber ? 'E_AMOUNT_NOT_STRING' : 'E_VALIDATION',
+      `${path || 'body'} ${v?.message ?? 'is invalid'}`,
+      {
+        details: { parameter: path || 'body', ...(v?.params ?? {}) },
+      },
+    );
   }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -163,7 +189,8 @@ function toProblem(err: unknown) {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('E_BAD_REQUEST', e.message ?? 'bad request body');
   }
-  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return problem('E_BAD_REQUEST', e.message ?? 'bad request');
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return problem('E_BAD_REQUEST', e.message ?? 'bad request');
   return problem('E_INTERNAL', 'internal error');
 }
 

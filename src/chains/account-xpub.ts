@@ -8,14 +8,22 @@ import { StrongroomError } from '../domain/errors.ts';
 export function assertPublicAccountKey(key: HDKey): HDKey {
   if (key.privateKey) {
     key.wipePrivateData();
-    throw new StrongroomError('E_VALIDATION', 'xpub is a private extended key; only public keys are accepted here', {
-      details: { parameter: 'xpub' },
-    });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      'xpub is a private extended key; only public keys are accepted here',
+      {
+        details: { parameter: 'xpub' },
+      },
+    );
   }
   if (key.depth !== 3) {
-    throw new StrongroomError('E_VALIDATION', `xpub must be an account key (depth 3), got depth ${key.depth}`, {
-      details: { parameter: 'xpub' },
-    });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      `xpub must be an account key (depth 3), got depth ${key.depth}`,
+      {
+        details: { parameter: 'xpub' },
+      },
+    );
   }
   return key;
 }

@@ -19,26 +19,37 @@ function parseTrustedKeys(specs: string[] = []): Map<string, Uint8Array> {
 function summarize(r: AuditVerifyReport): string {
   const head = `tenant ${r.tenant}: ${r.count} entries, head seq ${r.headSeq}, anchored by a signed checkpoint up to seq ${r.anchoredSeq}`;
   if (r.ok) return `OK ${head}`;
-  return [`TAMPERED ${head}`, ...r.problems.map((p) => `  ${p.kind} at seq ${p.seq}: ${p.message}`)].join('\n');
+  return [`TAMPERED ${head}`, ...r.problems.map((p) => `  ${p.kind} at seq ${p.seq}: ${p.message}`)].join(
+    '\n',
+  );
 }
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the hash-chained, signed audit log');
   audit
     .command('verify')
-    .description('verify the audit chain of a database (--data / --database-url) or of an export file (--file), offline')
+    .description(
+      'verify the audit chain of a database (--data / --database-url) or of an export file (--file), offline',
+    )
     .option('--data <dir>', 'data directory', './data')
     .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite')
     .option('--tenant <id>', 'only this tenant')
     .option('--file <export>', 'an export file written by `audit export`')
-    .option('--trusted-key <keyId=base64...>', 'audit public keys to trust (default for --data: the server\'s own)')
+    .option(
+      '--trusted-key <keyId=base64...>',
+      "audit public keys to trust (default for --data: the server's own)",
+    )
     .option('--json', 'print the full report as JSON')
     .action(
       action(async (o: DbOpts & { file?: string; trustedKey?: string[]; json?: boolean }) => {
         const reports: AuditVerifyReport[] = [];
         if (o.file) {
           const keys = parseTrustedKeys(o.trustedKey);
-          if (keys.size === 0) throw new StrongroomError('E_VALIDATION', '--file needs --trusted-key keyId=base64 (the audit public key)');
+          if (keys.size === 0)
+            throw new StrongroomError(
+              'E_VALIDATION',
+              '--file needs --trusted-key keyId=base64 (the audit public key)',
+            );
           const { verifyAuditExport } = await import('../audit/export.ts');
           reports.push(await verifyAuditExport(o.file, keys));
         } else {
@@ -46,11 +57,18 @@ export function registerAudit(program: Command): void {
           const { directoryRepository } = await import('../store/index.ts');
           const app = await createStrongroom(serverConfig(o));
           try {
-            const tenants = o.tenant ? [o.tenant] : (await directoryRepository.listTenants(app.database.db)).map((t) => t.id);
+            const tenants = o.tenant
+              ? [o.tenant]
+              : (await directoryRepository.listTenants(app.database.db)).map((t) => t.id);
             if (!o.trustedKey) {
-              process.stderr.write('note: trusting the audit keys recorded by this installation; pass --trusted-key for an independent check\n');
+              process.stderr.write(
+                'note: trusting the audit keys recorded by this installation; pass --trusted-key for an independent check\n',
+              );
             }
-            for (const t of tenants) reports.push(await app.audit.verify(t, o.trustedKey ? parseTrustedKeys(o.trustedKey) : undefined));
+            for (const t of tenants)
+              reports.push(
+                await app.audit.verify(t, o.trustedKey ? parseTrustedKeys(o.trustedKey) : undefined),
+              );
           } finally {
             await app.vault.close();
             await app.database.close();
@@ -62,7 +80,9 @@ export function registerAudit(program: Command): void {
     );
   audit
     .command('export')
-    .description('write a tenant\'s audit entries and signed checkpoints to a JSON Lines file for offline verification')
+    .description(
+      "write a tenant's audit entries and signed checkpoints to a JSON Lines file for offline verification",
+    )
     .requiredOption('--out <file>', 'export file to write')
     .option('--data <dir>', 'data directory', './data')
     .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite')
@@ -76,10 +96,21 @@ export function registerAudit(program: Command): void {
         try {
           const tenants = (await directoryRepository.listTenants(app.database.db)).map((t) => t.id);
           const tenant = o.tenant ?? (tenants.length === 1 ? tenants[0]! : undefined);
-          if (!tenant) throw new StrongroomError('E_VALIDATION', `--tenant is required (tenants: ${tenants.join(', ')})`);
+          if (!tenant)
+            throw new StrongroomError(
+              'E_VALIDATION',
+              `--tenant is required (tenants: ${tenants.join(', ')})`,
+            );
           await app.audit.checkpoint(tenant);
-          await writeAuditExport(o.out, { tenant }, app.audit.records(tenant), await app.audit.checkpoints(tenant));
-          const keys = [...(await app.audit.trustedKeys(tenant))].map(([id, pub]) => `--trusted-key ${id}=${Buffer.from(pub).toString('base64')}`);
+          await writeAuditExport(
+            o.out,
+            { tenant },
+            app.audit.records(tenant),
+            await app.audit.checkpoints(tenant),
+          );
+          const keys = [...(await app.audit.trustedKeys(tenant))].map(
+            ([id, pub]) => `--trusted-key ${id}=${Buffer.from(pub).toString('base64')}`,
+          );
           print(`wrote ${o.out}; verify with: strongroom audit verify --file ${o.out} ${keys.join(' ')}`);
         } finally {
           await app.vault.close();

@@ -12,7 +12,9 @@ export function serverConfig(o: ServerSideOptions): StrongroomConfig {
   const url = o.databaseUrl ?? process.env.STRONGROOM_DATABASE_URL;
   return {
     dataDir,
-    database: url ? { dialect: 'postgres', url } : { dialect: 'sqlite', path: join(dataDir, 'strongroom.db') },
+    database: url
+      ? { dialect: 'postgres', url }
+      : { dialect: 'sqlite', path: join(dataDir, 'strongroom.db') },
   };
 }
 

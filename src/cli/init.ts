@@ -7,9 +7,14 @@ import { action, print } from './output.ts';
 export function registerInit(program: Command): void {
   program
     .command('init')
-    .description('one-shot bootstrap of the first tenant and its admins (a second run fails, changing nothing)')
+    .description(
+      'one-shot bootstrap of the first tenant and its admins (a second run fails, changing nothing)',
+    )
     .requiredOption('--tenant <name>', 'name of the first tenant')
-    .requiredOption('--admin <name=keyfile...>', 'an admin and their key file (only its public key is read); repeatable')
+    .requiredOption(
+      '--admin <name=keyfile...>',
+      'an admin and their key file (only its public key is read); repeatable',
+    )
     .option('--data <dir>', 'data directory', './data')
     .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite')
     .action(

@@ -16,7 +16,9 @@ export function fail(e: unknown): never {
 }
 
 /** Runs an async action, turning errors into a clean exit. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

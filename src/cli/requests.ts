@@ -16,18 +16,26 @@ export function registerRequests(program: Command): void {
       .requiredOption('--to <address>', 'destination address')
       .option('--note <text>', 'free text for approvers'),
   ).action(
-    action(async (o: ClientOpts & { asset: string; amount: string; from: string; to: string; note?: string }) =>
-      print(
-        await clientFrom(o).post('/v1/requests', {
-          type: 'transfer', asset: o.asset, amount: o.amount, from: o.from, to: o.to, ...(o.note ? { note: o.note } : {}),
-        }),
-      ),
+    action(
+      async (o: ClientOpts & { asset: string; amount: string; from: string; to: string; note?: string }) =>
+        print(
+          await clientFrom(o).post('/v1/requests', {
+            type: 'transfer',
+            asset: o.asset,
+            amount: o.amount,
+            from: o.from,
+            to: o.to,
+            ...(o.note ? { note: o.note } : {}),
+          }),
+        ),
     ),
   );
   withClientOptions(requests.command('list').description('list requests, newest first')).action(
     action(async (o: ClientOpts) => print(await clientFrom(o).get('/v1/requests'))),
   );
   withClientOptions(requests.command('show <id>').description('show a request')).action(
-    action(async (id: string, o: ClientOpts) => print(await clientFrom(o).get(`/v1/requests/${encodeURIComponent(id)}`))),
+    action(async (id: string, o: ClientOpts) =>
+      print(await clientFrom(o).get(`/v1/requests/${encodeURIComponent(id)}`)),
+    ),
   );
 }

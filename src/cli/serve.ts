@@ -9,14 +9,27 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the API server (embedded default: SQLite in ./data, 127.0.0.1:8080)')
     .option('--data <dir>', 'data directory', './data')
-    .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite (env STRONGROOM_DATABASE_URL)')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL instead of the embedded SQLite (env STRONGROOM_DATABASE_URL)',
+    )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8080')
-    .option('--vault-remote <socket>', 'use the vault process listening on this socket (`strongroom vault serve`)')
-    .option('--vault-socket <path>', 'with the in-process vault: socket for `strongroom ceremony` commands (default <data>/vault.sock)')
+    .option(
+      '--vault-remote <socket>',
+      'use the vault process listening on this socket (`strongroom vault serve`)',
+    )
+    .option(
+      '--vault-socket <path>',
+      'with the in-process vault: socket for `strongroom ceremony` commands (default <data>/vault.sock)',
+    )
     .option('--seal <mechanism>', 'in-process vault seal: shamir (software) | pkcs11', 'shamir')
     .option('--pkcs11-module <path>', 'PKCS#11 library', '/usr/lib/softhsm/libsofthsm2.so')
-    .option('--pkcs11-token <label>', 'token label; {tenant} is replaced by the tenant id', 'strongroom-{tenant}')
+    .option(
+      '--pkcs11-token <label>',
+      'token label; {tenant} is replaced by the tenant id',
+      'strongroom-{tenant}',
+    )
     .action(
       action(async (o: ServeOptions) => {
         // Loaded on use, so `strongroom --help` and light commands start fast.
@@ -28,12 +41,17 @@ export function registerServe(program: Command): void {
         // The in-process vault also listens on a local socket (mode 0600) so custodians can run ceremonies.
         const vaultServer = o.vaultRemote
           ? undefined
-          : await startVaultServer({ socketPath: o.vaultSocket ?? join(config.dataDir, 'vault.sock'), vault: app.vault });
+          : await startVaultServer({
+              socketPath: o.vaultSocket ?? join(config.dataDir, 'vault.sock'),
+              vault: app.vault,
+            });
         const server = await buildServer(app, { logger: process.env.STRONGROOM_LOG === '1' });
         await server.listen({ host: o.host, port: Number(o.port) });
         const port = (server.server.address() as { port: number }).port;
         // WebAuthn and the signed target URI want a host name, not an IP, for the loopback address.
-        print(`strongroom listening on http://${o.host === '127.0.0.1' ? 'localhost' : o.host}:${port} (docs: /docs)`);
+        print(
+          `strongroom listening on http://${o.host === '127.0.0.1' ? 'localhost' : o.host}:${port} (docs: /docs)`,
+        );
         const stop = async () => {
           await server.close();
           await vaultServer?.close();
@@ -61,7 +79,12 @@ interface ServeOptions {
 function vaultConfig(o: ServeOptions): VaultConfig {
   if (o.vaultRemote) return { placement: 'remote', socketPath: o.vaultRemote };
   if (o.seal === 'pkcs11') {
-    return { placement: 'local', seal: 'pkcs11', modulePath: o.pkcs11Module, tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t) };
+    return {
+      placement: 'local',
+      seal: 'pkcs11',
+      modulePath: o.pkcs11Module,
+      tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t),
+    };
   }
   return { placement: 'local', seal: 'shamir' };
 }

@@ -65,7 +65,11 @@ async function vaultClient(o: SocketOpts) {
 
 async function presentShares(files: string[]) {
   const shares = [];
-  for (const f of files) shares.push({ file: new Uint8Array(readFileSync(f)), passphrase: enc(await readSecret(`passphrase for ${f}: `)) });
+  for (const f of files)
+    shares.push({
+      file: new Uint8Array(readFileSync(f)),
+      passphrase: enc(await readSecret(`passphrase for ${f}: `)),
+    });
   return shares;
 }
 
@@ -73,13 +77,20 @@ async function readComponents(n: number): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (let i = 1; i <= n; i++) {
     const hex = (await readSecret(`key component of custodian ${i} (64 hex, not echoed): `)).trim();
-    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new StrongroomError('E_VALIDATION', 'a key component is 64 hex digits', { details: { custodian: i } });
+    if (!/^[0-9a-fA-F]{64}$/.test(hex))
+      throw new StrongroomError('E_VALIDATION', 'a key component is 64 hex digits', {
+        details: { custodian: i },
+      });
     out.push(new Uint8Array(Buffer.from(hex, 'hex')));
   }
   return out;
 }
 
-function writeShareFiles(dir: string, tenant: string, files: Array<{ custodian: string; file: Uint8Array }>): string[] {
+function writeShareFiles(
+  dir: string,
+  tenant: string,
+  files: Array<{ custodian: string; file: Uint8Array }>,
+): string[] {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return files.map((f) => {
     const path = join(dir, `${tenant}-${f.custodian}.share.json`);
@@ -104,35 +115,63 @@ export function registerVaultCommands(program: Command): void {
     .option('--socket <path>', 'Unix socket to listen on (mode 0600)', './data/vault.sock')
     .option('--seal <mechanism>', 'shamir | pkcs11', 'shamir')
     .option('--pkcs11-module <path>', 'PKCS#11 library', '/usr/lib/softhsm/libsofthsm2.so')
-    .option('--pkcs11-token <label>', 'token label; {tenant} is replaced by the tenant id', 'strongroom-{tenant}')
+    .option(
+      '--pkcs11-token <label>',
+      'token label; {tenant} is replaced by the tenant id',
+      'strongroom-{tenant}',
+    )
     .option('--network <name>', 'bitcoin network of the account xpubs', 'mainnet')
     .action(
-      action(async (o: { data: string; databaseUrl?: string; socket: string; seal: string; pkcs11Module: string; pkcs11Token: string; network: string }) => {
-        const { openDatabase } = await import('../store/database.ts');
-        const { AuditedWriter } = await import('../service/audited-writer.ts');
-        const { openVault } = await import('../service/vault-wiring.ts');
-        const { startVaultServer } = await import('../vault/vault-server.ts');
-        const database = await openDatabase(o.databaseUrl ? { dialect: 'postgres', url: o.databaseUrl } : { dialect: 'sqlite', path: join(o.data, 'strongroom.db') });
-        // The vault process appends its own audit entries (before it acts) to the same hash chain.
-        const writer = new AuditedWriter(database);
-        const vault = await openVault(
-          o.seal === 'pkcs11'
-            ? { placement: 'local', seal: 'pkcs11', modulePath: o.pkcs11Module, tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t), network: o.network as 'mainnet' }
-            : { placement: 'local', seal: 'shamir', network: o.network as 'mainnet' },
-          database,
-          writer,
-        );
-        const server = await startVaultServer({ socketPath: o.socket, vault, onError: (m, code) => process.stderr.write(`vault ${m} failed: ${code}\n`) });
-        process.stderr.write(`vault listening on ${server.socketPath} (every tenant starts sealed)\n`);
-        const stop = async () => {
-          await server.close();
-          await vault.close();
-          await database.close();
-          process.exit(0);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      }),
+      action(
+        async (o: {
+          data: string;
+          databaseUrl?: string;
+          socket: string;
+          seal: string;
+          pkcs11Module: string;
+          pkcs11Token: string;
+          network: string;
+        }) => {
+          const { openDatabase } = await import('../store/database.ts');
+          const { AuditedWriter } = await import('../service/audited-writer.ts');
+          const { openVault } = await import('../service/vault-wiring.ts');
+          const { startVaultServer } = await import('../vault/vault-server.ts');
+          const database = await openDatabase(
+            o.databaseUrl
+              ? { dialect: 'postgres', url: o.databaseUrl }
+              : { dialect: 'sqlite', path: join(o.data, 'strongroom.db') },
+          );
+          // The vault process appends its own audit entries (before it acts) to the same hash chain.
+          const writer = new AuditedWriter(database);
+          const vault = await openVault(
+            o.seal === 'pkcs11'
+              ? {
+                  placement: 'local',
+                  seal: 'pkcs11',
+                  modulePath: o.pkcs11Module,
+                  tokenLabel: (t) => o.pkcs11Token.replace('{tenant}', t),
+                  network: o.network as 'mainnet',
+                }
+              : { placement: 'local', seal: 'shamir', network: o.network as 'mainnet' },
+            database,
+            writer,
+          );
+          const server = await startVaultServer({
+            socketPath: o.socket,
+            vault,
+            onError: (m, code) => process.stderr.write(`vault ${m} failed: ${code}\n`),
+          });
+          process.stderr.write(`vault listening on ${server.socketPath} (every tenant starts sealed)\n`);
+          const stop = async () => {
+            await server.close();
+            await vault.close();
+            await database.close();
+            process.exit(0);
+          };
+          process.on('SIGTERM', stop);
+          process.on('SIGINT', stop);
+        },
+      ),
     );
 
   const ceremony = program.command('ceremony').description('key ceremonies of a tenant\u2019s vault');
@@ -155,7 +194,14 @@ export function registerVaultCommands(program: Command): void {
   common(ceremony.command('seal')).action(run((v, o) => v.seal(o.tenant, { actor: o.actor })));
   common(ceremony.command('zeroize'))
     .option('--pkcs11', 'the seal is PKCS#11 and sealed: ask for the PIN')
-    .action(run(async (v, o) => v.zeroize(o.tenant, { actor: o.actor, ...(o.pkcs11 ? { pin: await readSecret('token PIN: ') } : {}) })));
+    .action(
+      run(async (v, o) =>
+        v.zeroize(o.tenant, {
+          actor: o.actor,
+          ...(o.pkcs11 ? { pin: await readSecret('token PIN: ') } : {}),
+        }),
+      ),
+    );
 
   common(ceremony.command('init'))
     .requiredOption('--custodians <n>', 'number of custodians', Number)
@@ -166,18 +212,39 @@ export function registerVaultCommands(program: Command): void {
       run(async (v, o) => {
         if (o.mechanism === 'pkcs11') {
           const pin = await readSecret('token PIN: ');
-          const r = await v.initialize(o.tenant, { mechanism: 'pkcs11', pin, components: await readComponents(o.custodians), actor: o.actor });
-          return { status: r.status, kcv: r.kcv, componentKcvs: r.componentKcvs, auditKeyId: r.auditPublicKey.keyId };
+          const r = await v.initialize(o.tenant, {
+            mechanism: 'pkcs11',
+            pin,
+            components: await readComponents(o.custodians),
+            actor: o.actor,
+          });
+          return {
+            status: r.status,
+            kcv: r.kcv,
+            componentKcvs: r.componentKcvs,
+            auditKeyId: r.auditPublicKey.keyId,
+          };
         }
         const custodians = [];
         for (let i = 1; i <= o.custodians; i++) {
           const name = (await readSecret(`custodian ${i} name: `)).trim();
           const a = await readSecret(`passphrase of ${name}: `);
-          if (a !== (await readSecret(`passphrase of ${name} again: `))) throw new StrongroomError('E_VALIDATION', 'the passphrases differ');
+          if (a !== (await readSecret(`passphrase of ${name} again: `)))
+            throw new StrongroomError('E_VALIDATION', 'the passphrases differ');
           custodians.push({ name, passphrase: enc(a) });
         }
-        const r = await v.initialize(o.tenant, { mechanism: 'shamir', custodians, threshold: o.threshold, actor: o.actor });
-        return { status: r.status, fingerprint: r.fingerprint, auditKeyId: r.auditPublicKey.keyId, shareFiles: writeShareFiles(o.out, o.tenant, r.shareFiles ?? []) };
+        const r = await v.initialize(o.tenant, {
+          mechanism: 'shamir',
+          custodians,
+          threshold: o.threshold,
+          actor: o.actor,
+        });
+        return {
+          status: r.status,
+          fingerprint: r.fingerprint,
+          auditKeyId: r.auditPublicKey.keyId,
+          shareFiles: writeShareFiles(o.out, o.tenant, r.shareFiles ?? []),
+        };
       }),
     );
 
@@ -198,7 +265,12 @@ export function registerVaultCommands(program: Command): void {
       run(async (v, o) =>
         o.share
           ? v.restore(o.tenant, { mechanism: 'shamir', shares: await presentShares(o.share), actor: o.actor })
-          : v.restore(o.tenant, { mechanism: 'pkcs11', pin: await readSecret('token PIN: '), components: await readComponents(o.components), actor: o.actor }),
+          : v.restore(o.tenant, {
+              mechanism: 'pkcs11',
+              pin: await readSecret('token PIN: '),
+              components: await readComponents(o.components),
+              actor: o.actor,
+            }),
       ),
     );
 
@@ -229,10 +301,18 @@ export function registerVaultCommands(program: Command): void {
         let rotated: unknown;
         if (!o.resume) {
           rotated = o.components
-            ? await v.rotate(o.tenant, { mechanism: 'pkcs11', components: await readComponents(Number(o.components)), actor: o.actor })
+            ? await v.rotate(o.tenant, {
+                mechanism: 'pkcs11',
+                components: await readComponents(Number(o.components)),
+                actor: o.actor,
+              })
             : await v.rotate(o.tenant, { mechanism: 'shamir', actor: o.actor });
         }
-        const rewrap = await v.rewrap(o.tenant, { batchSize: o.batch, actor: o.actor, onProgress: progressBar });
+        const rewrap = await v.rewrap(o.tenant, {
+          batchSize: o.batch,
+          actor: o.actor,
+          onProgress: progressBar,
+        });
         process.stderr.write('\n');
         return { rotated, rewrap };
       }),

@@ -27,9 +27,13 @@ describe('parseAmount', () => {
   });
   it('round-trips through formatAmount', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 10n ** 40n }), fc.integer({ min: 0, max: 18 }), (units, decimals) => {
-        expect(parseAmount(formatAmount(units, decimals), decimals)).toBe(units);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: 10n ** 40n }),
+        fc.integer({ min: 0, max: 18 }),
+        (units, decimals) => {
+          expect(parseAmount(formatAmount(units, decimals), decimals)).toBe(units);
+        },
+      ),
     );
   });
 });

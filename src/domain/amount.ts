@@ -13,10 +13,14 @@ const MAX_DIGITS = 78; // uint256 has 78 decimal digits
  */
 export function parseAmount(value: unknown, decimals: number, field = 'amount'): Amount {
   if (typeof value !== 'string') {
-    throw new StrongroomError('E_AMOUNT_NOT_STRING', `${field} must be a decimal string, not a JSON ${typeOf(value)}`, {
-      details: { field },
-      hints: ['send amounts as strings, e.g. "0.015", so no precision is lost'],
-    });
+    throw new StrongroomError(
+      'E_AMOUNT_NOT_STRING',
+      `${field} must be a decimal string, not a JSON ${typeOf(value)}`,
+      {
+        details: { field },
+        hints: ['send amounts as strings, e.g. "0.015", so no precision is lost'],
+      },
+    );
   }
   if (value.startsWith('-')) {
     throw new StrongroomError('E_AMOUNT_NEGATIVE', `${field} must not be negative`, { details: { field } });
@@ -31,9 +35,13 @@ export function parseAmount(value: unknown, decimals: number, field = 'amount'):
   const whole = m[1]!;
   const frac = m[2] ?? '';
   if (frac.length > decimals) {
-    throw new StrongroomError('E_AMOUNT_TOO_PRECISE', `${field} has ${frac.length} decimals; the asset has ${decimals}`, {
-      details: { field, decimals },
-    });
+    throw new StrongroomError(
+      'E_AMOUNT_TOO_PRECISE',
+      `${field} has ${frac.length} decimals; the asset has ${decimals}`,
+      {
+        details: { field, decimals },
+      },
+    );
   }
   const units = BigInt(whole + frac.padEnd(decimals, '0'));
   if (units.toString().length > MAX_DIGITS) {

@@ -29,5 +29,7 @@ export function newId(prefix: string, now: number = Date.now()): string {
 
 const ID_RE = /^[a-z]{2,4}_[0-9a-z]{26}$/;
 export function isId(value: unknown, prefix?: string): value is string {
-  return typeof value === 'string' && ID_RE.test(value) && (prefix === undefined || value.startsWith(prefix + '_'));
+  return (
+    typeof value === 'string' && ID_RE.test(value) && (prefix === undefined || value.startsWith(prefix + '_'))
+  );
 }

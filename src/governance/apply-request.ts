@@ -8,7 +8,11 @@ import type { Digest } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import { tallyApprovals, type GovernanceApproval } from './approval.ts';
 import { eligibleMembers, stateDigest, type GovernanceState } from './governance-state.ts';
-import { requestDigest, validateGovernanceRequest, type SignedGovernanceRequest } from './governance-request.ts';
+import {
+  requestDigest,
+  validateGovernanceRequest,
+  type SignedGovernanceRequest,
+} from './governance-request.ts';
 import { assertLive } from './liveness.ts';
 import { requestStatementBytes, verifyUserSignature } from './signatures.ts';
 import { transition } from './transitions.ts';
@@ -44,9 +48,15 @@ export function applyGovernanceRequest(
   options: ApplyOptions,
 ): GovernanceState {
   if (!Number.isFinite(options?.now)) {
-    throw new StrongroomError('E_VALIDATION', 'now must be epoch milliseconds', { details: { parameter: 'now' } });
+    throw new StrongroomError('E_VALIDATION', 'now must be epoch milliseconds', {
+      details: { parameter: 'now' },
+    });
   }
-  return applyTransition(state, { ...signed, approvals }, { now: options.now, skew: options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, live: true });
+  return applyTransition(
+    state,
+    { ...signed, approvals },
+    { now: options.now, skew: options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, live: true },
+  );
 }
 
 interface Timing {
@@ -61,9 +71,16 @@ interface Timing {
  * @internal shared by `applyGovernanceRequest` and chain verification, which passes the digest of `state`
  * it already has (hashing a large state is the dominant cost of verifying a chain).
  */
-export function applyTransition(state: GovernanceState, t: GovernanceTransition, timing: Timing, base: Digest = stateDigest(state)): GovernanceState {
+export function applyTransition(
+  state: GovernanceState,
+  t: GovernanceTransition,
+  timing: Timing,
+  base: Digest = stateDigest(state),
+): GovernanceState {
   if (t === null || typeof t !== 'object') {
-    throw new StrongroomError('E_VALIDATION', 'transition must be an object', { details: { field: 'transition' } });
+    throw new StrongroomError('E_VALIDATION', 'transition must be an object', {
+      details: { field: 'transition' },
+    });
   }
   const request = validateGovernanceRequest(t.request);
   const digest: Digest = requestDigest(request);
@@ -73,18 +90,26 @@ export function applyTransition(state: GovernanceState, t: GovernanceTransition,
     });
   }
   if (request.baseState !== base) {
-    throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'request was made against another governance state', {
-      details: { baseState: request.baseState, current: base, height: state.height },
-      hints: ['re-create and re-sign the request against the current governance head'],
-    });
+    throw new StrongroomError(
+      'E_GOVERNANCE_CHAIN_INVALID',
+      'request was made against another governance state',
+      {
+        details: { baseState: request.baseState, current: base, height: state.height },
+        hints: ['re-create and re-sign the request against the current governance head'],
+      },
+    );
   }
   const created = Date.parse(request.createdAt);
   const notAfter = timing.now === undefined ? undefined : timing.now + timing.skew;
   if (notAfter !== undefined && created > notAfter) {
-    throw new StrongroomError('E_SIGNATURE_FUTURE', 'request is dated in the future', { details: { createdAt: request.createdAt } });
+    throw new StrongroomError('E_SIGNATURE_FUTURE', 'request is dated in the future', {
+      details: { createdAt: request.createdAt },
+    });
   }
   if (timing.live && timing.now! > Date.parse(request.expiresAt)) {
-    throw new StrongroomError('E_REQUEST_EXPIRED', 'governance request has expired', { details: { expiresAt: request.expiresAt } });
+    throw new StrongroomError('E_REQUEST_EXPIRED', 'governance request has expired', {
+      details: { expiresAt: request.expiresAt },
+    });
   }
   verifyUserSignature(
     state,
@@ -102,20 +127,33 @@ export function applyTransition(state: GovernanceState, t: GovernanceTransition,
       });
     }
     if (!Array.isArray(t.approvals) || t.approvals.length > 0) {
-      throw new StrongroomError('E_VALIDATION', 'a freeze carries no approvals', { details: { field: 'approvals' } });
+      throw new StrongroomError('E_VALIDATION', 'a freeze carries no approvals', {
+        details: { field: 'approvals' },
+      });
     }
   } else {
-    const tally = tallyApprovals(state, request, t.approvals, { requestDigest: digest, ...(notAfter !== undefined ? { notAfter } : {}) });
+    const tally = tallyApprovals(state, request, t.approvals, {
+      requestDigest: digest,
+      ...(notAfter !== undefined ? { notAfter } : {}),
+    });
     if (tally.rejecters.length > 0) {
-      throw new StrongroomError('E_REQUEST_REJECTED', `governance request rejected by ${tally.rejecters.join(', ')}`, {
-        details: { rejectedBy: tally.rejecters },
-      });
+      throw new StrongroomError(
+        'E_REQUEST_REJECTED',
+        `governance request rejected by ${tally.rejecters.join(', ')}`,
+        {
+          details: { rejectedBy: tally.rejecters },
+        },
+      );
     }
     const { group, k } = state.governance;
     if (tally.approvers.length < k) {
-      throw new StrongroomError('E_QUORUM_INCOMPLETE', `${tally.approvers.length} of ${k} approvals from ${group}`, {
-        details: { group, required: k, counted: tally.approvers.length, approvers: tally.approvers },
-      });
+      throw new StrongroomError(
+        'E_QUORUM_INCOMPLETE',
+        `${tally.approvers.length} of ${k} approvals from ${group}`,
+        {
+          details: { group, required: k, counted: tally.approvers.length, approvers: tally.approvers },
+        },
+      );
     }
     effectiveAt = Math.max(created, tally.lastApprovalAt ?? created);
   }

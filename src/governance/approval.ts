@@ -35,14 +35,21 @@ const STATEMENT_KEYS = ['kind', 'requestDigest', 'stateDigest', 'approver', 'key
 /** The bytes an approver signs (the statement's six fields, nothing else). */
 export function approvalBytes(s: ApprovalStatement): Uint8Array {
   return statementBytes({
-    kind: s.kind, requestDigest: s.requestDigest, stateDigest: s.stateDigest, approver: s.approver, keyId: s.keyId, signedAt: s.signedAt,
+    kind: s.kind,
+    requestDigest: s.requestDigest,
+    stateDigest: s.stateDigest,
+    approver: s.approver,
+    keyId: s.keyId,
+    signedAt: s.signedAt,
   });
 }
 
 /** An approver signs an approval or rejection (client side). */
 export function signApproval(statement: ApprovalStatement, signer: StatementSigner): GovernanceApproval {
   if (signer.keyId !== statement.keyId) {
-    throw new StrongroomError('E_VALIDATION', 'signer key is not the statement keyId', { details: { parameter: 'signer' } });
+    throw new StrongroomError('E_VALIDATION', 'signer key is not the statement keyId', {
+      details: { parameter: 'signer' },
+    });
   }
   return { ...statement, signature: encodeSignature(signer.sign(approvalBytes(statement))) };
 }
@@ -63,7 +70,11 @@ export interface TallyOptions {
   readonly notAfter?: number;
 }
 
-function refuse(code: 'E_VALIDATION' | 'E_DIGEST_MISMATCH' | 'E_REQUEST_EXPIRED' | 'E_SIGNATURE_FUTURE' | 'E_FORBIDDEN', message: string, details: object): never {
+function refuse(
+  code: 'E_VALIDATION' | 'E_DIGEST_MISMATCH' | 'E_REQUEST_EXPIRED' | 'E_SIGNATURE_FUTURE' | 'E_FORBIDDEN',
+  message: string,
+  details: object,
+): never {
   throw new StrongroomError(code, `approval: ${message}`, { details: { ...details } });
 }
 
@@ -84,27 +95,46 @@ export function tallyApprovals(
   const created = Date.parse(request.createdAt);
   const expires = Date.parse(request.expiresAt);
   const members = new Set(eligibleMembers(state, state.governance.group));
-  const ordered = approvals.map((a) => ({ a, key: canonicalize(a) })).sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  const ordered = approvals
+    .map((a) => ({ a, key: canonicalize(a) }))
+    .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   const approvers = new Set<string>();
   const rejecters = new Set<string>();
   let last: number | null = null;
   for (const { a } of ordered) {
-    if (a === null || typeof a !== 'object') refuse('E_VALIDATION', 'must be an object', { field: 'approvals' });
+    if (a === null || typeof a !== 'object')
+      refuse('E_VALIDATION', 'must be an object', { field: 'approvals' });
     for (const key of Object.keys(a)) {
-      if (key !== 'signature' && !(STATEMENT_KEYS as readonly string[]).includes(key)) refuse('E_VALIDATION', `unknown field ${key}`, { field: key });
+      if (key !== 'signature' && !(STATEMENT_KEYS as readonly string[]).includes(key))
+        refuse('E_VALIDATION', `unknown field ${key}`, { field: key });
     }
-    if (a.kind !== 'approval' && a.kind !== 'rejection') refuse('E_VALIDATION', 'kind must be approval or rejection', { field: 'kind' });
+    if (a.kind !== 'approval' && a.kind !== 'rejection')
+      refuse('E_VALIDATION', 'kind must be approval or rejection', { field: 'kind' });
     const who = { approver: a.approver, keyId: a.keyId };
-    if (a.requestDigest !== options.requestDigest) refuse('E_DIGEST_MISMATCH', 'signed for another request', { ...who, field: 'requestDigest' });
-    if (a.stateDigest !== request.baseState) refuse('E_DIGEST_MISMATCH', 'signed against another state', { ...who, field: 'stateDigest' });
+    if (a.requestDigest !== options.requestDigest)
+      refuse('E_DIGEST_MISMATCH', 'signed for another request', { ...who, field: 'requestDigest' });
+    if (a.stateDigest !== request.baseState)
+      refuse('E_DIGEST_MISMATCH', 'signed against another state', { ...who, field: 'stateDigest' });
     const at = checkIsoTime(a.signedAt, 'signedAt');
-    if (at < created) refuse('E_VALIDATION', 'signed before the request was created', { ...who, field: 'signedAt' });
-    if (at > expires) refuse('E_REQUEST_EXPIRED', 'signed after the request expired', { ...who, field: 'signedAt' });
-    if (options.notAfter !== undefined && at > options.notAfter) refuse('E_SIGNATURE_FUTURE', 'signed in the future', { ...who, field: 'signedAt' });
+    if (at < created)
+      refuse('E_VALIDATION', 'signed before the request was created', { ...who, field: 'signedAt' });
+    if (at > expires)
+      refuse('E_REQUEST_EXPIRED', 'signed after the request expired', { ...who, field: 'signedAt' });
+    if (options.notAfter !== undefined && at > options.notAfter)
+      refuse('E_SIGNATURE_FUTURE', 'signed in the future', { ...who, field: 'signedAt' });
     if (typeof a.approver !== 'string' || !members.has(a.approver)) {
-      refuse('E_FORBIDDEN', `${String(a.approver)} is not an active member of governance group ${state.governance.group}`, who);
+      refuse(
+        'E_FORBIDDEN',
+        `${String(a.approver)} is not an active member of governance group ${state.governance.group}`,
+        who,
+      );
     }
-    verifyUserSignature(state, { userId: a.approver, keyId: a.keyId, signature: a.signature }, approvalBytes(a), a.kind);
+    verifyUserSignature(
+      state,
+      { userId: a.approver, keyId: a.keyId, signature: a.signature },
+      approvalBytes(a),
+      a.kind,
+    );
     if (a.kind === 'rejection') rejecters.add(a.approver);
     else {
       approvers.add(a.approver);

@@ -11,20 +11,33 @@ import { groupsOf, isFrozen, type GovernanceState } from './governance-state.ts'
 import { verifyUserSignature, type SignatureClaim } from './signatures.ts';
 
 /** Throws E_EVIDENCE_INVALID unless `document` is the policy in force in `state`; returns its version and digest. */
-export function assertPolicyInForce(state: GovernanceState, document: PolicyDocument): { version: number; digest: Digest } {
+export function assertPolicyInForce(
+  state: GovernanceState,
+  document: PolicyDocument,
+): { version: number; digest: Digest } {
   const active = state.policies.active;
   if (active === null) {
-    throw new StrongroomError('E_EVIDENCE_INVALID', 'no policy has been published', { details: { reason: 'no_policy' } });
+    throw new StrongroomError('E_EVIDENCE_INVALID', 'no policy has been published', {
+      details: { reason: 'no_policy' },
+    });
   }
   let digest: Digest;
   try {
     digest = policyDigest(document);
   } catch (cause) {
-    throw new StrongroomError('E_EVIDENCE_INVALID', 'the policy presented cannot be read', { details: { reason: 'policy_unreadable' }, cause });
+    throw new StrongroomError('E_EVIDENCE_INVALID', 'the policy presented cannot be read', {
+      details: { reason: 'policy_unreadable' },
+      cause,
+    });
   }
   if (digest !== active.digest) {
     throw new StrongroomError('E_EVIDENCE_INVALID', 'the policy presented is not the policy in force', {
-      details: { reason: 'policy_not_in_force', presented: digest, inForce: active.digest, version: active.version },
+      details: {
+        reason: 'policy_not_in_force',
+        presented: digest,
+        inForce: active.digest,
+        version: active.version,
+      },
     });
   }
   return { version: active.version, digest };
@@ -33,10 +46,14 @@ export function assertPolicyInForce(state: GovernanceState, document: PolicyDocu
 /** Throws E_FROZEN when the tenant or this wallet is frozen in `state`. */
 export function assertNotFrozen(state: GovernanceState, walletId: string): void {
   if (isFrozen(state, walletId)) {
-    throw new StrongroomError('E_FROZEN', state.freeze.tenant ? 'the tenant is frozen' : `wallet ${walletId} is frozen`, {
-      details: { walletId, tenant: state.freeze.tenant },
-      hints: ['unfreezing takes a governance request approved by the governance quorum'],
-    });
+    throw new StrongroomError(
+      'E_FROZEN',
+      state.freeze.tenant ? 'the tenant is frozen' : `wallet ${walletId} is frozen`,
+      {
+        details: { walletId, tenant: state.freeze.tenant },
+        hints: ['unfreezing takes a governance request approved by the governance quorum'],
+      },
+    );
   }
 }
 

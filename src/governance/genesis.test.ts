@@ -23,7 +23,11 @@ describe('genesis', () => {
   });
 
   it('verifies when every initial admin signed, with any supported key algorithm', () => {
-    const admins = [testUser('x', ['ecdsa-p256-sha256']), testUser('y', ['ecdsa-secp256k1-sha256']), testUser('z')];
+    const admins = [
+      testUser('x', ['ecdsa-p256-sha256']),
+      testUser('y', ['ecdsa-secp256k1-sha256']),
+      testUser('z'),
+    ];
     const genesis = createGenesis({
       tenant: 't1',
       admins: admins.map((a) => ({ userId: a.userId, name: a.userId, keys: keysOf(a) })),
@@ -53,9 +57,15 @@ describe('genesis', () => {
     const forged = { ...signatures[1]!, signature: signatures[0]!.signature };
     expect(codeOf(() => verifyGenesis(genesis, [signatures[0]!, forged]))).toBe('E_SIGNATURE_INVALID');
     const stranger = testUser('s');
-    expect(codeOf(() => verifyGenesis(genesis, [...signatures, signGenesis(genesis, 's', sync(stranger.signer))]))).toBe('E_KEY_UNKNOWN');
+    expect(
+      codeOf(() => verifyGenesis(genesis, [...signatures, signGenesis(genesis, 's', sync(stranger.signer))])),
+    ).toBe('E_KEY_UNKNOWN');
     // a1 signing with a0's key: the key is not a1's.
-    expect(codeOf(() => verifyGenesis(genesis, [signatures[0]!, signGenesis(genesis, 'a1', sync(admins[0]!.signer))]))).toBe('E_KEY_UNKNOWN');
+    expect(
+      codeOf(() =>
+        verifyGenesis(genesis, [signatures[0]!, signGenesis(genesis, 'a1', sync(admins[0]!.signer))]),
+      ),
+    ).toBe('E_KEY_UNKNOWN');
   });
 
   it('signatures are bound to the exact genesis: any edit breaks them or its form', () => {
@@ -77,25 +87,59 @@ describe('genesis', () => {
     const a = testUser('a');
     const b = testUser('b');
     const base = {
-      tenant: 't', admins: [a, b].map((u) => ({ userId: u.userId, name: u.userId, keys: keysOf(u) })),
-      freezeGroup: 'admins', createdAt: iso(T0),
+      tenant: 't',
+      admins: [a, b].map((u) => ({ userId: u.userId, name: u.userId, keys: keysOf(u) })),
+      freezeGroup: 'admins',
+      createdAt: iso(T0),
     };
-    expect(codeOf(() => createGenesis({ ...base, governance: { group: 'admins', k: 3 } }))).toBe('E_QUORUM_UNSATISFIABLE');
-    expect(codeOf(() => createGenesis({ ...base, governance: { group: 'gov', k: 2 }, groups: { gov: ['a'] } }))).toBe('E_QUORUM_UNSATISFIABLE');
-    expect(codeOf(() => createGenesis({ ...base, governance: { group: 'admins', k: 1 }, freezeGroup: 'f', groups: { f: [] } }))).toBe(
+    expect(codeOf(() => createGenesis({ ...base, governance: { group: 'admins', k: 3 } }))).toBe(
       'E_QUORUM_UNSATISFIABLE',
     );
+    expect(
+      codeOf(() => createGenesis({ ...base, governance: { group: 'gov', k: 2 }, groups: { gov: ['a'] } })),
+    ).toBe('E_QUORUM_UNSATISFIABLE');
+    expect(
+      codeOf(() =>
+        createGenesis({
+          ...base,
+          governance: { group: 'admins', k: 1 },
+          freezeGroup: 'f',
+          groups: { f: [] },
+        }),
+      ),
+    ).toBe('E_QUORUM_UNSATISFIABLE');
   });
 
   it('refuses malformed parameters with E_VALIDATION naming the field, and a key listed twice', () => {
     const a = testUser('a');
-    const ok = { tenant: 't', admins: [{ userId: 'a', name: 'A', keys: keysOf(a) }], governance: { group: 'admins', k: 1 }, freezeGroup: 'admins', createdAt: iso(T0) };
+    const ok = {
+      tenant: 't',
+      admins: [{ userId: 'a', name: 'A', keys: keysOf(a) }],
+      governance: { group: 'admins', k: 1 },
+      freezeGroup: 'admins',
+      createdAt: iso(T0),
+    };
     expect(codeOf(() => createGenesis({ ...ok, createdAt: '2025-01-01' }))).toBe('E_VALIDATION');
     expect(codeOf(() => createGenesis({ ...ok, admins: [] }))).toBe('E_VALIDATION');
     expect(codeOf(() => createGenesis({ ...ok, groups: { g: ['nobody'] } }))).toBe('E_VALIDATION');
-    expect(codeOf(() => createGenesis({ ...ok, admins: [{ userId: 'a', name: 'A', keys: [{ alg: 'ed25519', publicKey: 'AAAA' }] }] }))).toBe('E_VALIDATION');
     expect(
-      codeOf(() => createGenesis({ ...ok, admins: [{ userId: 'a', name: 'A', keys: keysOf(a) }, { userId: 'b', name: 'B', keys: keysOf(a) }] })),
+      codeOf(() =>
+        createGenesis({
+          ...ok,
+          admins: [{ userId: 'a', name: 'A', keys: [{ alg: 'ed25519', publicKey: 'AAAA' }] }],
+        }),
+      ),
+    ).toBe('E_VALIDATION');
+    expect(
+      codeOf(() =>
+        createGenesis({
+          ...ok,
+          admins: [
+            { userId: 'a', name: 'A', keys: keysOf(a) },
+            { userId: 'b', name: 'B', keys: keysOf(a) },
+          ],
+        }),
+      ),
     ).toBe('E_CONFLICT');
   });
 });

@@ -16,7 +16,12 @@ import {
   type UserKind,
 } from './governance-state.ts';
 import { assertLive } from './liveness.ts';
-import { encodeSignature, genesisStatementBytes, verifyUserSignature, type StatementSigner } from './signatures.ts';
+import {
+  encodeSignature,
+  genesisStatementBytes,
+  verifyUserSignature,
+  type StatementSigner,
+} from './signatures.ts';
 import { checkIsoTime } from './time.ts';
 
 export interface GenesisAdmin {
@@ -63,22 +68,27 @@ function checkId(value: unknown, field: string): string {
 export function createGenesis(p: GenesisParameters): GovernanceState {
   checkId(p.tenant, 'tenant');
   checkIsoTime(p.createdAt, 'createdAt');
-  if (!Array.isArray(p.admins) || p.admins.length === 0 || p.admins.length > 100) invalid('admins', 'must list 1 to 100 admins');
+  if (!Array.isArray(p.admins) || p.admins.length === 0 || p.admins.length > 100)
+    invalid('admins', 'must list 1 to 100 admins');
   const users: Record<string, GovernanceUser> = {};
   const keyOwners = new Map<string, string>();
   p.admins.forEach((admin, i) => {
     const userId = checkId(admin.userId, `admins[${i}].userId`);
     if (Object.hasOwn(users, userId)) invalid(`admins[${i}].userId`, `${userId} is listed twice`);
-    if (typeof admin.name !== 'string' || admin.name.length === 0 || admin.name.length > 200) invalid(`admins[${i}].name`, 'must be 1-200 characters');
+    if (typeof admin.name !== 'string' || admin.name.length === 0 || admin.name.length > 200)
+      invalid(`admins[${i}].name`, 'must be 1-200 characters');
     const kind = admin.kind ?? 'person';
     if (kind !== 'person' && kind !== 'service') invalid(`admins[${i}].kind`, 'must be person or service');
-    if (!Array.isArray(admin.keys) || admin.keys.length === 0 || admin.keys.length > 16) invalid(`admins[${i}].keys`, 'must list 1 to 16 keys');
+    if (!Array.isArray(admin.keys) || admin.keys.length === 0 || admin.keys.length > 16)
+      invalid(`admins[${i}].keys`, 'must list 1 to 16 keys');
     const keys: Record<string, GovernanceKey> = {};
     for (const k of admin.keys) {
       const keyId = keyIdOf(parsePublicKey(k.alg, k.publicKey).export({ format: 'der', type: 'spki' }));
       const owner = keyOwners.get(keyId);
       if (owner !== undefined) {
-        throw new StrongroomError('E_CONFLICT', `key ${keyId} is listed twice`, { details: { keyId, userId: owner } });
+        throw new StrongroomError('E_CONFLICT', `key ${keyId} is listed twice`, {
+          details: { keyId, userId: owner },
+        });
       }
       keyOwners.set(keyId, userId);
       keys[keyId] = { alg: k.alg, publicKey: k.publicKey, status: 'active' };
@@ -89,13 +99,16 @@ export function createGenesis(p: GenesisParameters): GovernanceState {
   const groups: Record<string, string[]> = {};
   for (const [name, members] of Object.entries(p.groups ?? {})) {
     checkId(name, `groups.${name}`);
-    if (!Array.isArray(members) || new Set(members).size !== members.length) invalid(`groups.${name}`, 'must list unique user ids');
-    for (const m of members) if (!Object.hasOwn(users, m)) invalid(`groups.${name}`, `${String(m)} is not an admin`);
+    if (!Array.isArray(members) || new Set(members).size !== members.length)
+      invalid(`groups.${name}`, 'must list unique user ids');
+    for (const m of members)
+      if (!Object.hasOwn(users, m)) invalid(`groups.${name}`, `${String(m)} is not an admin`);
     groups[name] = [...members].sort();
   }
   const allAdmins = Object.keys(users).sort();
   const govGroup = checkId(p.governance?.group, 'governance.group');
-  if (!Number.isSafeInteger(p.governance.k) || p.governance.k < 1 || p.governance.k > 100) invalid('governance.k', 'must be an integer 1-100');
+  if (!Number.isSafeInteger(p.governance.k) || p.governance.k < 1 || p.governance.k > 100)
+    invalid('governance.k', 'must be an integer 1-100');
   const freezeGroup = checkId(p.freezeGroup, 'freezeGroup');
   groups[govGroup] ??= allAdmins;
   groups[freezeGroup] ??= allAdmins;
@@ -120,8 +133,16 @@ export function createGenesis(p: GenesisParameters): GovernanceState {
 }
 
 /** An initial admin signs the genesis (client side, at the ceremony). */
-export function signGenesis(genesis: GovernanceState, userId: string, signer: StatementSigner): GenesisSignature {
-  return { userId, keyId: signer.keyId, signature: encodeSignature(signer.sign(genesisStatementBytes(stateDigest(genesis)))) };
+export function signGenesis(
+  genesis: GovernanceState,
+  userId: string,
+  signer: StatementSigner,
+): GenesisSignature {
+  return {
+    userId,
+    keyId: signer.keyId,
+    signature: encodeSignature(signer.sign(genesisStatementBytes(stateDigest(genesis)))),
+  };
 }
 
 /**
@@ -141,11 +162,17 @@ export function verifyGenesis(genesis: GovernanceState, signatures: readonly Gen
     verifyUserSignature(genesis, s, bytes, 'genesis signature');
     signed.add(s.userId);
   }
-  const missing = Object.keys(genesis.users).filter((u) => !signed.has(u)).sort();
+  const missing = Object.keys(genesis.users)
+    .filter((u) => !signed.has(u))
+    .sort();
   if (missing.length > 0) {
-    throw new StrongroomError('E_QUORUM_INCOMPLETE', `genesis must be signed by every initial admin; missing ${missing.join(', ')}`, {
-      details: { required: Object.keys(genesis.users).length, counted: signed.size, missing },
-    });
+    throw new StrongroomError(
+      'E_QUORUM_INCOMPLETE',
+      `genesis must be signed by every initial admin; missing ${missing.join(', ')}`,
+      {
+        details: { required: Object.keys(genesis.users).length, counted: signed.size, missing },
+      },
+    );
   }
   return digest;
 }
@@ -155,13 +182,21 @@ function wellFormedGenesisDigest(genesis: GovernanceState): Digest {
   let rebuilt: GovernanceState;
   try {
     digest = stateDigest(genesis);
-    if (genesis.format !== GOVERNANCE_FORMAT || genesis.height !== 0 || genesis.prev !== null || genesis.changedBy !== null) {
+    if (
+      genesis.format !== GOVERNANCE_FORMAT ||
+      genesis.height !== 0 ||
+      genesis.prev !== null ||
+      genesis.changedBy !== null
+    ) {
       throw new StrongroomError('E_VALIDATION', 'not a genesis header');
     }
     rebuilt = createGenesis({
       tenant: genesis.tenant,
       admins: Object.entries(genesis.users).map(([userId, u]) => ({
-        userId, name: u.name, kind: u.kind, keys: Object.values(u.keys).map((k) => ({ alg: k.alg, publicKey: k.publicKey })),
+        userId,
+        name: u.name,
+        kind: u.kind,
+        keys: Object.values(u.keys).map((k) => ({ alg: k.alg, publicKey: k.publicKey })),
       })),
       groups: genesis.groups,
       governance: genesis.governance,
@@ -170,11 +205,14 @@ function wellFormedGenesisDigest(genesis: GovernanceState): Digest {
     });
   } catch (cause) {
     throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'genesis is not well formed', {
-      details: { reason: (cause as StrongroomError).code ?? 'E_VALIDATION' }, cause,
+      details: { reason: (cause as StrongroomError).code ?? 'E_VALIDATION' },
+      cause,
     });
   }
   if (stateDigest(rebuilt) !== digest) {
-    throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'genesis is not well formed', { details: { reason: 'not canonical' } });
+    throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'genesis is not well formed', {
+      details: { reason: 'not canonical' },
+    });
   }
   return digest;
 }

@@ -33,7 +33,16 @@ export interface SignedGovernanceRequest<K extends RequestKind = RequestKind> {
 /** Longest a governance request may stay open; a forgotten request must not stay approvable forever. */
 export const MAX_REQUEST_LIFETIME_MS = 30 * 86_400_000;
 
-const ENVELOPE_KEYS = ['tenant', 'kind', 'payload', 'baseState', 'initiator', 'keyId', 'createdAt', 'expiresAt'];
+const ENVELOPE_KEYS = [
+  'tenant',
+  'kind',
+  'payload',
+  'baseState',
+  'initiator',
+  'keyId',
+  'createdAt',
+  'expiresAt',
+];
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 
@@ -48,19 +57,24 @@ export function validateGovernanceRequest(value: unknown): GovernanceRequest {
   for (const key of Object.keys(r)) if (!ENVELOPE_KEYS.includes(key)) invalid(key, 'unknown field');
   if (typeof r.tenant !== 'string' || !ID_RE.test(r.tenant)) invalid('tenant', 'must be an identifier');
   if (!isRequestKind(r.kind)) invalid('kind', 'unknown request kind');
-  if (typeof r.baseState !== 'string' || !DIGEST_RE.test(r.baseState)) invalid('baseState', 'must be a sha256: digest');
+  if (typeof r.baseState !== 'string' || !DIGEST_RE.test(r.baseState))
+    invalid('baseState', 'must be a sha256: digest');
   if (typeof r.initiator !== 'string' || !ID_RE.test(r.initiator)) invalid('initiator', 'must be a user id');
-  if (typeof r.keyId !== 'string' || r.keyId.length === 0 || r.keyId.length > 64) invalid('keyId', 'must be a key id');
+  if (typeof r.keyId !== 'string' || r.keyId.length === 0 || r.keyId.length > 64)
+    invalid('keyId', 'must be a key id');
   const created = checkIsoTime(r.createdAt, 'createdAt');
   const expires = checkIsoTime(r.expiresAt, 'expiresAt');
   if (expires <= created) invalid('expiresAt', 'must be after createdAt');
-  if (expires - created > MAX_REQUEST_LIFETIME_MS) invalid('expiresAt', 'a governance request may stay open 30 days at most');
+  if (expires - created > MAX_REQUEST_LIFETIME_MS)
+    invalid('expiresAt', 'a governance request may stay open 30 days at most');
   checkPayload(r.kind, r.payload);
   return r as unknown as GovernanceRequest;
 }
 
 /** Builds and validates a request (throws E_VALIDATION naming the bad field). */
-export function createGovernanceRequest<K extends RequestKind>(fields: GovernanceRequest<K>): GovernanceRequest<K> {
+export function createGovernanceRequest<K extends RequestKind>(
+  fields: GovernanceRequest<K>,
+): GovernanceRequest<K> {
   const request = {
     tenant: fields.tenant,
     kind: fields.kind,
@@ -84,7 +98,12 @@ export function signGovernanceRequest<K extends RequestKind>(
   signer: StatementSigner,
 ): SignedGovernanceRequest<K> {
   if (signer.keyId !== request.keyId) {
-    throw new StrongroomError('E_VALIDATION', 'signer key is not the request keyId', { details: { parameter: 'signer' } });
+    throw new StrongroomError('E_VALIDATION', 'signer key is not the request keyId', {
+      details: { parameter: 'signer' },
+    });
   }
-  return { request, initiatorSignature: encodeSignature(signer.sign(requestStatementBytes(requestDigest(request)))) };
+  return {
+    request,
+    initiatorSignature: encodeSignature(signer.sign(requestStatementBytes(requestDigest(request)))),
+  };
 }

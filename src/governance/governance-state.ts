@@ -96,7 +96,11 @@ export function stateDigest(state: GovernanceState): Digest {
 /** A user who may act: present, active, with at least one active key. */
 export function isEligibleUser(state: GovernanceState, userId: string): boolean {
   const user = Object.hasOwn(state.users, userId) ? state.users[userId] : undefined;
-  return user !== undefined && user.status === 'active' && Object.values(user.keys).some((k) => k.status === 'active');
+  return (
+    user !== undefined &&
+    user.status === 'active' &&
+    Object.values(user.keys).some((k) => k.status === 'active')
+  );
 }
 
 /** Members of `group` who can currently sign (see `isEligibleUser`), sorted. Unknown group: none. */

@@ -15,7 +15,12 @@ import { decodeBase64Strict } from '../domain/keys.ts';
 import type { GovernanceTransition } from './apply-request.ts';
 import type { GenesisSignature } from './genesis.ts';
 import { stateDigest, type GovernanceState } from './governance-state.ts';
-import { extendGovernanceChain, verifyGovernanceChain, type VerifiedGovernanceChain, type VerifyChainOptions } from './verify-chain.ts';
+import {
+  extendGovernanceChain,
+  verifyGovernanceChain,
+  type VerifiedGovernanceChain,
+  type VerifyChainOptions,
+} from './verify-chain.ts';
 
 export interface GovernanceHead {
   readonly tenant: string;
@@ -53,7 +58,13 @@ export interface AcceptResult {
 /** The bytes the MAC covers: domain-separated, so the MAC key's other uses cannot produce a valid record. */
 export function headMacBytes(head: GovernanceHead): Uint8Array {
   return new TextEncoder().encode(
-    canonicalize({ kind: 'governance_head', tenant: head.tenant, genesis: head.genesis, height: head.height, digest: head.digest }),
+    canonicalize({
+      kind: 'governance_head',
+      tenant: head.tenant,
+      genesis: head.genesis,
+      height: head.height,
+      digest: head.digest,
+    }),
   );
 }
 
@@ -88,7 +99,12 @@ export class GovernanceHeadTracker {
 
   /** Restores a tracker from its persisted record; E_GOVERNANCE_CHAIN_INVALID when the MAC fails. */
   static load(record: GovernanceHeadRecord, mac: HeadMac): GovernanceHeadTracker {
-    const head: GovernanceHead = { tenant: record?.tenant, genesis: record?.genesis, height: record?.height, digest: record?.digest };
+    const head: GovernanceHead = {
+      tenant: record?.tenant,
+      genesis: record?.genesis,
+      height: record?.height,
+      digest: record?.digest,
+    };
     let presented: Uint8Array;
     try {
       presented = decodeBase64Strict(record.mac, 'mac');
@@ -97,13 +113,19 @@ export class GovernanceHeadTracker {
     }
     const expected = mac(headMacBytes(head));
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'governance head record failed authentication', {
-        details: { reason: 'mac' },
-        hints: ['the stored head was altered, or belongs to another master key'],
-      });
+      throw new StrongroomError(
+        'E_GOVERNANCE_CHAIN_INVALID',
+        'governance head record failed authentication',
+        {
+          details: { reason: 'mac' },
+          hints: ['the stored head was altered, or belongs to another master key'],
+        },
+      );
     }
     if (typeof head.tenant !== 'string' || !Number.isSafeInteger(head.height) || head.height < 0) {
-      throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'governance head record is malformed', { details: { reason: 'shape' } });
+      throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'governance head record is malformed', {
+        details: { reason: 'shape' },
+      });
     }
     return new GovernanceHeadTracker(head.tenant, mac, head);
   }
@@ -126,7 +148,9 @@ export class GovernanceHeadTracker {
   assertHeadState(state: GovernanceState): void {
     const head = this.#head;
     if (head === null || state?.tenant !== head.tenant || stateDigest(state) !== head.digest) {
-      throw rollback('this is not the governance head the vault recorded', { recorded: head?.digest ?? null });
+      throw rollback('this is not the governance head the vault recorded', {
+        recorded: head?.digest ?? null,
+      });
     }
   }
 
@@ -136,31 +160,51 @@ export class GovernanceHeadTracker {
    * not pass through the recorded head) or E_GOVERNANCE_CHAIN_INVALID (proof fails, other tenant or genesis,
    * or `newHead` is not where the proof leads). Nothing changes when it throws.
    */
-  accept(newHead: { readonly height: number; readonly digest: Digest }, proof: GovernanceChainProof, options: VerifyChainOptions = {}): AcceptResult {
+  accept(
+    newHead: { readonly height: number; readonly digest: Digest },
+    proof: GovernanceChainProof,
+    options: VerifyChainOptions = {},
+  ): AcceptResult {
     const recorded = this.#head;
     if (recorded !== null) {
       if (newHead.height < recorded.height) {
-        throw rollback(`governance head ${newHead.height} is older than the recorded ${recorded.height}`, { height: newHead.height, recorded: recorded.height });
+        throw rollback(`governance head ${newHead.height} is older than the recorded ${recorded.height}`, {
+          height: newHead.height,
+          recorded: recorded.height,
+        });
       }
       if (newHead.height === recorded.height && newHead.digest !== recorded.digest) {
-        throw rollback(`governance head at height ${newHead.height} differs from the recorded one`, { height: newHead.height, digest: newHead.digest, recorded: recorded.digest });
+        throw rollback(`governance head at height ${newHead.height} differs from the recorded one`, {
+          height: newHead.height,
+          digest: newHead.digest,
+          recorded: recorded.digest,
+        });
       }
     }
     const chain = this.#verify(proof, options);
     const invalid = (message: string, reason: string) =>
       new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', message, { details: { reason } });
     if (chain.tenant !== this.#tenant) throw invalid('the chain is for another tenant', 'tenant');
-    if (recorded !== null && chain.genesis !== recorded.genesis) throw invalid('the chain starts from another genesis', 'genesis');
+    if (recorded !== null && chain.genesis !== recorded.genesis)
+      throw invalid('the chain starts from another genesis', 'genesis');
     if (chain.headDigest !== newHead.digest || chain.head.height !== newHead.height) {
       throw invalid('the proof does not lead to the claimed head', 'head');
     }
     if (recorded !== null) {
       const onChain = chain.digests[recorded.height - chain.fromHeight];
       if (onChain !== recorded.digest) {
-        throw rollback('the chain does not pass through the recorded governance head', { recorded: recorded.digest, height: recorded.height });
+        throw rollback('the chain does not pass through the recorded governance head', {
+          recorded: recorded.digest,
+          height: recorded.height,
+        });
       }
     }
-    const head: GovernanceHead = { tenant: this.#tenant, genesis: chain.genesis, height: newHead.height, digest: newHead.digest };
+    const head: GovernanceHead = {
+      tenant: this.#tenant,
+      genesis: chain.genesis,
+      height: newHead.height,
+      digest: newHead.digest,
+    };
     const record = this.#sign(head);
     this.#head = head;
     return { record, chain };
@@ -169,10 +213,17 @@ export class GovernanceHeadTracker {
   #verify(proof: GovernanceChainProof, options: VerifyChainOptions): VerifiedGovernanceChain {
     if (proof !== null && typeof proof === 'object' && 'from' in proof) {
       if (this.#head === null) {
-        throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'no head recorded yet: prove the chain from genesis', { details: { reason: 'no_head' } });
+        throw new StrongroomError(
+          'E_GOVERNANCE_CHAIN_INVALID',
+          'no head recorded yet: prove the chain from genesis',
+          { details: { reason: 'no_head' } },
+        );
       }
       this.assertHeadState(proof.from);
-      return { ...extendGovernanceChain(proof.from, proof.transitions, options), genesis: this.#head.genesis };
+      return {
+        ...extendGovernanceChain(proof.from, proof.transitions, options),
+        genesis: this.#head.genesis,
+      };
     }
     return verifyGovernanceChain(proof.genesis, proof.genesisSignatures, proof.transitions, options);
   }

@@ -5,7 +5,12 @@ export * from './governance-request.ts';
 export * from './approval.ts';
 export * from './genesis.ts';
 export * from './liveness.ts';
-export { applyGovernanceRequest, DEFAULT_CLOCK_SKEW_MS, type ApplyOptions, type GovernanceTransition } from './apply-request.ts';
+export {
+  applyGovernanceRequest,
+  DEFAULT_CLOCK_SKEW_MS,
+  type ApplyOptions,
+  type GovernanceTransition,
+} from './apply-request.ts';
 export * from './verify-chain.ts';
 export * from './head-tracker.ts';
 export {

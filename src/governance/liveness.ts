@@ -26,7 +26,12 @@
  */
 import { canonicalize } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
-import { normalizePolicy, validatePolicy, type PolicyDocument, type WorkflowStepSpec } from '../policy/index.ts';
+import {
+  normalizePolicy,
+  validatePolicy,
+  type PolicyDocument,
+  type WorkflowStepSpec,
+} from '../policy/index.ts';
 import { eligibleMembers, isEligibleUser, type GovernanceState } from './governance-state.ts';
 
 export interface PolicyRequirement {
@@ -88,7 +93,9 @@ export function livenessProblems(state: GovernanceState): LivenessProblem[] {
     problems.push({
       what: 'governance_quorum',
       message: `the governance quorum needs ${k} of ${group}, which would have ${gov} eligible member(s)`,
-      group, k, eligible: gov,
+      group,
+      k,
+      eligible: gov,
     });
   }
   const freezers = eligibleMembers(state, state.freezeGroup).length;
@@ -96,7 +103,9 @@ export function livenessProblems(state: GovernanceState): LivenessProblem[] {
     problems.push({
       what: 'freeze_group',
       message: `the freeze group ${state.freezeGroup} would have no eligible member`,
-      group: state.freezeGroup, k: 1, eligible: 0,
+      group: state.freezeGroup,
+      k: 1,
+      eligible: 0,
     });
   }
   for (const req of state.policies.active?.requirements ?? []) problems.push(...workflowProblems(state, req));
@@ -120,7 +129,10 @@ function workflowProblems(state: GovernanceState, req: PolicyRequirement): Liven
     problems.push({
       what: 'veto_group',
       message: `${rulesText}: time-lock veto group ${req.vetoGroup} would have no eligible member`,
-      group: req.vetoGroup, k: 1, eligible: 0, rules: req.rules,
+      group: req.vetoGroup,
+      k: 1,
+      eligible: 0,
+      rules: req.rules,
     });
   }
   const initiators = possibleInitiators(state, req);
@@ -132,7 +144,9 @@ function workflowProblems(state: GovernanceState, req: PolicyRequirement): Liven
   if (worstCases.length === 0) worstCases.push(null);
 
   for (const p of worstCases) {
-    const pools = req.steps.map((s, i) => (s.excludeInitiator && p !== null ? members[i]!.filter((u) => u !== p) : members[i]!));
+    const pools = req.steps.map((s, i) =>
+      s.excludeInitiator && p !== null ? members[i]!.filter((u) => u !== p) : members[i]!,
+    );
     const short = req.steps.findIndex((s, i) => pools[i]!.length < s.k);
     if (short >= 0) {
       const s = req.steps[short]!;
@@ -142,12 +156,20 @@ function workflowProblems(state: GovernanceState, req: PolicyRequirement): Liven
         message:
           `${rulesText} step ${short + 1} needs ${s.k} of ${s.group}${excl ? ' besides the initiator' : ''}, ` +
           `which would have ${members[short]!.length} eligible member(s)`,
-        group: s.group, k: s.k, eligible: members[short]!.length, rules: req.rules, step: short,
+        group: s.group,
+        k: s.k,
+        eligible: members[short]!.length,
+        rules: req.rules,
+        step: short,
         ...(p !== null ? { initiator: p } : {}),
       });
       return problems;
     }
-    const joint = req.steps.map((_, i) => (i > 0 && req.steps[i]!.distinctFromEarlierSteps) || req.steps.slice(i + 1).some((s) => s.distinctFromEarlierSteps));
+    const joint = req.steps.map(
+      (_, i) =>
+        (i > 0 && req.steps[i]!.distinctFromEarlierSteps) ||
+        req.steps.slice(i + 1).some((s) => s.distinctFromEarlierSteps),
+    );
     const slots = req.steps.map((s, i) => (joint[i] ? { k: s.k, pool: pools[i]! } : { k: 0, pool: [] }));
     if (!canStaff(slots)) {
       problems.push({
@@ -163,9 +185,13 @@ function workflowProblems(state: GovernanceState, req: PolicyRequirement): Liven
 }
 
 function possibleInitiators(state: GovernanceState, req: PolicyRequirement): string[] {
-  const inGroups = req.initiators.groups ? new Set(req.initiators.groups.flatMap((g) => eligibleMembers(state, g))) : undefined;
+  const inGroups = req.initiators.groups
+    ? new Set(req.initiators.groups.flatMap((g) => eligibleMembers(state, g)))
+    : undefined;
   const candidates = req.initiators.users ?? Object.keys(state.users);
-  return candidates.filter((u) => isEligibleUser(state, u) && (inGroups === undefined || inGroups.has(u))).sort();
+  return candidates
+    .filter((u) => isEligibleUser(state, u) && (inGroups === undefined || inGroups.has(u)))
+    .sort();
 }
 
 /**

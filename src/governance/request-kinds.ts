@@ -12,7 +12,11 @@ const strict = { additionalProperties: false } as const;
 
 export const DigestString = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
-const Alg = Type.Union([Type.Literal('ed25519'), Type.Literal('ecdsa-p256-sha256'), Type.Literal('ecdsa-secp256k1-sha256')]);
+const Alg = Type.Union([
+  Type.Literal('ed25519'),
+  Type.Literal('ecdsa-p256-sha256'),
+  Type.Literal('ecdsa-secp256k1-sha256'),
+]);
 /** Parsed strictly later (parsePublicKey); this only bounds the size. */
 const PublicKeyB64 = Type.String({ minLength: 1, maxLength: 256 });
 const NewKey = Type.Object({ alg: Alg, publicKey: PublicKeyB64 }, strict);
@@ -34,7 +38,10 @@ export const PAYLOAD_SCHEMAS = {
   ),
   remove_user: Type.Object({ userId: Identifier }, strict),
   add_key: Type.Object({ userId: Identifier, alg: Alg, publicKey: PublicKeyB64 }, strict),
-  revoke_key: Type.Object({ userId: Identifier, keyId: Type.String({ minLength: 1, maxLength: 64 }) }, strict),
+  revoke_key: Type.Object(
+    { userId: Identifier, keyId: Type.String({ minLength: 1, maxLength: 64 }) },
+    strict,
+  ),
   set_group_members: Type.Object(
     { group: Identifier, members: Type.Array(Identifier, { uniqueItems: true, maxItems: 10_000 }) },
     strict,
@@ -82,10 +89,15 @@ const checkers = Object.fromEntries(
 ) as Record<RequestKind, TypeCheck<TSchema>>;
 
 /** Throws E_VALIDATION naming the first bad field of `payload` for `kind`. */
-export function checkPayload<K extends RequestKind>(kind: K, payload: unknown): asserts payload is PayloadOf<K> {
+export function checkPayload<K extends RequestKind>(
+  kind: K,
+  payload: unknown,
+): asserts payload is PayloadOf<K> {
   const check = checkers[kind];
   if (!check.Check(payload)) {
-    const errors = [...check.Errors(payload)].slice(0, 10).map((e) => ({ path: e.path || '/', message: e.message }));
+    const errors = [...check.Errors(payload)]
+      .slice(0, 10)
+      .map((e) => ({ path: e.path || '/', message: e.message }));
     const first = errors[0] ?? { path: '/', message: 'invalid' };
     throw new StrongroomError('E_VALIDATION', `${kind} payload ${first.path}: ${first.message}`, {
       details: { field: `payload${first.path}`, kind, errors },

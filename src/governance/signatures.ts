@@ -54,12 +54,22 @@ export interface SignatureClaim {
  * `signature` is that key's signature over `data`. Throws E_KEY_UNKNOWN, E_KEY_REVOKED (revoked key or
  * removed user) or E_SIGNATURE_INVALID; `what` names the statement in the message and details.
  */
-export function verifyUserSignature(state: GovernanceState, claim: SignatureClaim, data: Uint8Array, what: string): void {
+export function verifyUserSignature(
+  state: GovernanceState,
+  claim: SignatureClaim,
+  data: Uint8Array,
+  what: string,
+): void {
   const details = { what, userId: claim.userId, keyId: claim.keyId };
   const user = Object.hasOwn(state.users, claim.userId) ? state.users[claim.userId] : undefined;
-  const key = user !== undefined && Object.hasOwn(user.keys, claim.keyId) ? user.keys[claim.keyId] : undefined;
+  const key =
+    user !== undefined && Object.hasOwn(user.keys, claim.keyId) ? user.keys[claim.keyId] : undefined;
   if (user === undefined || key === undefined) {
-    throw new StrongroomError('E_KEY_UNKNOWN', `${what}: key ${claim.keyId} is not a key of user ${claim.userId}`, { details });
+    throw new StrongroomError(
+      'E_KEY_UNKNOWN',
+      `${what}: key ${claim.keyId} is not a key of user ${claim.userId}`,
+      { details },
+    );
   }
   if (user.status !== 'active') {
     throw new StrongroomError('E_KEY_REVOKED', `${what}: user ${claim.userId} has been removed`, { details });
@@ -69,13 +79,23 @@ export function verifyUserSignature(state: GovernanceState, claim: SignatureClai
   }
   let sig: Uint8Array;
   try {
-    sig = typeof claim.signature === 'string' ? decodeBase64Strict(claim.signature, 'signature') : new Uint8Array(0);
+    sig =
+      typeof claim.signature === 'string'
+        ? decodeBase64Strict(claim.signature, 'signature')
+        : new Uint8Array(0);
   } catch {
     sig = new Uint8Array(0);
   }
-  if (sig.length !== SIGNATURE_BYTES || !verifySignature(key.alg, publicKeys.get(key.alg, key.publicKey), data, sig)) {
-    throw new StrongroomError('E_SIGNATURE_INVALID', `${what}: signature by ${claim.userId} (${claim.keyId}) does not verify`, {
-      details,
-    });
+  if (
+    sig.length !== SIGNATURE_BYTES ||
+    !verifySignature(key.alg, publicKeys.get(key.alg, key.publicKey), data, sig)
+  ) {
+    throw new StrongroomError(
+      'E_SIGNATURE_INVALID',
+      `${what}: signature by ${claim.userId} (${claim.keyId}) does not verify`,
+      {
+        details,
+      },
+    );
   }
 }

@@ -12,9 +12,13 @@ export function isIsoTime(value: unknown): value is string {
 /** Epoch milliseconds of `value`, or E_VALIDATION naming `field`. */
 export function checkIsoTime(value: unknown, field: string): number {
   if (!isIsoTime(value)) {
-    throw new StrongroomError('E_VALIDATION', `${field} must be ISO-8601 UTC with milliseconds (e.g. 2025-01-31T12:00:00.000Z)`, {
-      details: { field },
-    });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      `${field} must be ISO-8601 UTC with milliseconds (e.g. 2025-01-31T12:00:00.000Z)`,
+      {
+        details: { field },
+      },
+    );
   }
   return Date.parse(value);
 }

@@ -19,7 +19,8 @@ type StateDraft = Draft<GovernanceState>;
 
 const notFound = (what: string, details: Record<string, unknown>) =>
   new StrongroomError('E_NOT_FOUND', `${what} not found`, { details });
-const conflict = (message: string, details: Record<string, unknown>) => new StrongroomError('E_CONFLICT', message, { details });
+const conflict = (message: string, details: Record<string, unknown>) =>
+  new StrongroomError('E_CONFLICT', message, { details });
 
 function activeUser(s: StateDraft, userId: string) {
   const user = Object.hasOwn(s.users, userId) ? s.users[userId] : undefined;
@@ -39,7 +40,11 @@ function sortedInsert(list: string[], value: string): void {
 }
 
 /** Parses a new key strictly and checks that its id is not registered to anyone yet. */
-function newKey(s: StateDraft, alg: KeyAlgorithm, publicKey: string): [string, { alg: KeyAlgorithm; publicKey: string; status: 'active' }] {
+function newKey(
+  s: StateDraft,
+  alg: KeyAlgorithm,
+  publicKey: string,
+): [string, { alg: KeyAlgorithm; publicKey: string; status: 'active' }] {
   const key = parsePublicKey(alg, publicKey);
   const keyId = keyIdOf(key.export({ format: 'der', type: 'spki' }));
   const owner = ownerOfKey(s, keyId);
@@ -49,12 +54,14 @@ function newKey(s: StateDraft, alg: KeyAlgorithm, publicKey: string): [string, {
 
 function setFrozen(s: StateDraft, target: FreezeTargetJson, frozen: boolean): void {
   if (target.scope === 'tenant') {
-    if (s.freeze.tenant === frozen) throw conflict(`tenant is already ${frozen ? 'frozen' : 'unfrozen'}`, { scope: 'tenant' });
+    if (s.freeze.tenant === frozen)
+      throw conflict(`tenant is already ${frozen ? 'frozen' : 'unfrozen'}`, { scope: 'tenant' });
     s.freeze.tenant = frozen;
     return;
   }
   const at = s.freeze.wallets.indexOf(target.walletId);
-  if ((at >= 0) === frozen) throw conflict(`wallet ${target.walletId} is already ${frozen ? 'frozen' : 'unfrozen'}`, { ...target });
+  if (at >= 0 === frozen)
+    throw conflict(`wallet ${target.walletId} is already ${frozen ? 'frozen' : 'unfrozen'}`, { ...target });
   if (frozen) sortedInsert(s.freeze.wallets, target.walletId);
   else s.freeze.wallets.splice(at, 1);
 }
@@ -63,11 +70,13 @@ type Handlers = { [K in RequestKind]: (s: StateDraft, p: PayloadOf<K>) => void }
 
 const HANDLERS: Handlers = {
   add_user(s, p) {
-    if (Object.hasOwn(s.users, p.userId)) throw conflict(`user id ${p.userId} is taken (ids are never reused)`, { userId: p.userId });
+    if (Object.hasOwn(s.users, p.userId))
+      throw conflict(`user id ${p.userId} is taken (ids are never reused)`, { userId: p.userId });
     const keys: StateDraft['users'][string]['keys'] = {};
     for (const k of p.keys) {
       const [keyId, key] = newKey(s, k.alg, k.publicKey);
-      if (Object.hasOwn(keys, keyId)) throw new StrongroomError('E_VALIDATION', `key ${keyId} is listed twice`, { details: { keyId } });
+      if (Object.hasOwn(keys, keyId))
+        throw new StrongroomError('E_VALIDATION', `key ${keyId} is listed twice`, { details: { keyId } });
       keys[keyId] = key;
     }
     for (const g of p.groups ?? []) group(s, g);
@@ -88,7 +97,8 @@ const HANDLERS: Handlers = {
   revoke_key(s, p) {
     const user = activeUser(s, p.userId);
     const key = Object.hasOwn(user.keys, p.keyId) ? user.keys[p.keyId] : undefined;
-    if (key === undefined) throw notFound(`key ${p.keyId} of user ${p.userId}`, { userId: p.userId, keyId: p.keyId });
+    if (key === undefined)
+      throw notFound(`key ${p.keyId} of user ${p.userId}`, { userId: p.userId, keyId: p.keyId });
     if (key.status === 'revoked') throw conflict(`key ${p.keyId} is already revoked`, { keyId: p.keyId });
     key.status = 'revoked';
   },
@@ -99,33 +109,53 @@ const HANDLERS: Handlers = {
   add_group_member(s, p) {
     const members = group(s, p.group);
     activeUser(s, p.userId);
-    if (members.includes(p.userId)) throw conflict(`${p.userId} is already in ${p.group}`, { group: p.group, userId: p.userId });
+    if (members.includes(p.userId))
+      throw conflict(`${p.userId} is already in ${p.group}`, { group: p.group, userId: p.userId });
     sortedInsert(members, p.userId);
   },
   remove_group_member(s, p) {
     const members = group(s, p.group);
-    if (!members.includes(p.userId)) throw notFound(`${p.userId} in group ${p.group}`, { group: p.group, userId: p.userId });
+    if (!members.includes(p.userId))
+      throw notFound(`${p.userId} in group ${p.group}`, { group: p.group, userId: p.userId });
     s.groups[p.group] = members.filter((u) => u !== p.userId);
   },
   publish_policy(s, p) {
     const expected = (s.policies.active?.version ?? 0) + 1;
-    if (p.version !== expected) throw conflict(`policy version must be ${expected}`, { version: p.version, expected });
+    if (p.version !== expected)
+      throw conflict(`policy version must be ${expected}`, { version: p.version, expected });
     // policyRequirements validates the document (E_POLICY_INVALID) before anything reads it.
     const requirements = policyRequirements(p.document as PolicyDocument);
     const digest = policyDigest(p.document as PolicyDocument);
     if (digest !== p.digest) {
-      throw new StrongroomError('E_DIGEST_MISMATCH', 'the policy document does not have the digest being published', {
-        details: { digest: p.digest, actual: digest },
-      });
+      throw new StrongroomError(
+        'E_DIGEST_MISMATCH',
+        'the policy document does not have the digest being published',
+        {
+          details: { digest: p.digest, actual: digest },
+        },
+      );
     }
-    s.policies.active = { version: p.version, digest, requirements: requirements as Draft<PolicyRequirement>[] };
+    s.policies.active = {
+      version: p.version,
+      digest,
+      requirements: requirements as Draft<PolicyRequirement>[],
+    };
     s.policies.history.push({ version: p.version, digest });
   },
   address_book_add(s, p) {
-    if (Object.hasOwn(s.addressBook, p.entryId)) throw conflict(`address-book entry ${p.entryId} exists`, { entryId: p.entryId });
-    const same = Object.entries(s.addressBook).find(([, e]) => e.chain === p.chain && e.address === p.address);
+    if (Object.hasOwn(s.addressBook, p.entryId))
+      throw conflict(`address-book entry ${p.entryId} exists`, { entryId: p.entryId });
+    const same = Object.entries(s.addressBook).find(
+      ([, e]) => e.chain === p.chain && e.address === p.address,
+    );
     if (same) throw conflict(`${p.chain} address is already entry ${same[0]}`, { entryId: same[0] });
-    s.addressBook[p.entryId] = { alias: p.alias, chain: p.chain, address: p.address, trust: p.trust, locked: p.locked ?? false };
+    s.addressBook[p.entryId] = {
+      alias: p.alias,
+      chain: p.chain,
+      address: p.address,
+      trust: p.trust,
+      locked: p.locked ?? false,
+    };
   },
   address_book_lock(s, p) {
     setLocked(s, p.entryId, true);
@@ -135,7 +165,8 @@ const HANDLERS: Handlers = {
   },
   change_quorum(s, p) {
     group(s, p.group);
-    if (s.governance.group === p.group && s.governance.k === p.k) throw conflict('the quorum is already that', { ...p });
+    if (s.governance.group === p.group && s.governance.k === p.k)
+      throw conflict('the quorum is already that', { ...p });
     s.governance = { group: p.group, k: p.k };
   },
   freeze(s, p) {
@@ -149,7 +180,8 @@ const HANDLERS: Handlers = {
 function setLocked(s: StateDraft, entryId: string, locked: boolean): void {
   const entry = Object.hasOwn(s.addressBook, entryId) ? s.addressBook[entryId] : undefined;
   if (entry === undefined) throw notFound(`address-book entry ${entryId}`, { entryId });
-  if (entry.locked === locked) throw conflict(`entry ${entryId} is already ${locked ? 'locked' : 'unlocked'}`, { entryId });
+  if (entry.locked === locked)
+    throw conflict(`entry ${entryId} is already ${locked ? 'locked' : 'unlocked'}`, { entryId });
   entry.locked = locked;
 }
 

@@ -30,10 +30,19 @@ export interface VerifyChainOptions {
 
 function broken(index: number, height: number, cause: unknown): StrongroomError {
   const reason = isStrongroomError(cause) ? cause.code : 'E_INTERNAL';
-  return new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', `governance chain breaks at transition ${index} (height ${height}): ${reason}`, {
-    details: { index, height, reason, ...(isStrongroomError(cause) ? { reasonDetails: cause.details } : {}) },
-    cause,
-  });
+  return new StrongroomError(
+    'E_GOVERNANCE_CHAIN_INVALID',
+    `governance chain breaks at transition ${index} (height ${height}): ${reason}`,
+    {
+      details: {
+        index,
+        height,
+        reason,
+        ...(isStrongroomError(cause) ? { reasonDetails: cause.details } : {}),
+      },
+      cause,
+    },
+  );
 }
 
 /**
@@ -67,9 +76,15 @@ export function extendGovernanceChain(
   options: VerifyChainOptions = {},
 ): Omit<VerifiedGovernanceChain, 'genesis'> {
   if (!Array.isArray(transitions)) {
-    throw new StrongroomError('E_VALIDATION', 'transitions must be an array', { details: { parameter: 'transitions' } });
+    throw new StrongroomError('E_VALIDATION', 'transitions must be an array', {
+      details: { parameter: 'transitions' },
+    });
   }
-  const timing = { ...(options.now !== undefined ? { now: options.now } : {}), skew: options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS, live: false };
+  const timing = {
+    ...(options.now !== undefined ? { now: options.now } : {}),
+    skew: options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS,
+    live: false,
+  };
   let state = from;
   const digests: Digest[] = [stateDigest(from)];
   transitions.forEach((t, i) => {
@@ -80,7 +95,13 @@ export function extendGovernanceChain(
     }
     digests.push(stateDigest(state));
   });
-  return { tenant: from.tenant, head: state, headDigest: digests[digests.length - 1]!, digests, fromHeight: from.height };
+  return {
+    tenant: from.tenant,
+    head: state,
+    headDigest: digests[digests.length - 1]!,
+    digests,
+    fromHeight: from.height,
+  };
 }
 
 /**
@@ -88,17 +109,28 @@ export function extendGovernanceChain(
  * exactly the recomputed state at `digests[i]`. Throws E_GOVERNANCE_CHAIN_INVALID naming the first that
  * differs, or when the lists differ in length.
  */
-export function checkStoredStates(chain: Pick<VerifiedGovernanceChain, 'digests' | 'fromHeight'>, states: readonly GovernanceState[]): void {
+export function checkStoredStates(
+  chain: Pick<VerifiedGovernanceChain, 'digests' | 'fromHeight'>,
+  states: readonly GovernanceState[],
+): void {
   if (!Array.isArray(states) || states.length !== chain.digests.length) {
     throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', 'stored states do not match the verified chain', {
-      details: { reason: 'length', expected: chain.digests.length, got: Array.isArray(states) ? states.length : null },
+      details: {
+        reason: 'length',
+        expected: chain.digests.length,
+        got: Array.isArray(states) ? states.length : null,
+      },
     });
   }
   states.forEach((s, i) => {
     if (stateDigest(s) !== chain.digests[i]) {
-      throw new StrongroomError('E_GOVERNANCE_CHAIN_INVALID', `stored state at height ${chain.fromHeight + i} was altered`, {
-        details: { reason: 'E_DIGEST_MISMATCH', height: chain.fromHeight + i, expected: chain.digests[i] },
-      });
+      throw new StrongroomError(
+        'E_GOVERNANCE_CHAIN_INVALID',
+        `stored state at height ${chain.fromHeight + i} was altered`,
+        {
+          details: { reason: 'E_DIGEST_MISMATCH', height: chain.fromHeight + i, expected: chain.digests[i] },
+        },
+      );
     }
   });
 }

@@ -41,19 +41,35 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
   const needs = new Map<string, { scope: VelocityScopeName; windowSeconds: number }>();
   const rules = document.rules.map((rule, index): CompiledRule => {
     const v = rule.when.velocity;
-    if (v) needs.set(`${v.scope}/${v.windowSeconds}`, Object.freeze({ scope: v.scope, windowSeconds: v.windowSeconds }));
+    if (v)
+      needs.set(
+        `${v.scope}/${v.windowSeconds}`,
+        Object.freeze({ scope: v.scope, windowSeconds: v.windowSeconds }),
+      );
     const outcome: RuleOutcome =
       typeof rule.action === 'string'
         ? { decision: rule.action, ruleId: rule.id }
-        : { decision: 'workflow', ruleId: rule.id, workflow: deepFreeze(rule.action.workflow as WorkflowSpec) };
-    return Object.freeze({ id: rule.id, index, conditions: Object.freeze(compileConditions(rule.when)), outcome: Object.freeze(outcome) });
+        : {
+            decision: 'workflow',
+            ruleId: rule.id,
+            workflow: deepFreeze(rule.action.workflow as WorkflowSpec),
+          };
+    return Object.freeze({
+      id: rule.id,
+      index,
+      conditions: Object.freeze(compileConditions(rule.when)),
+      outcome: Object.freeze(outcome),
+    });
   });
   return Object.freeze({
     name: document.name,
     digest: policyDigest(document),
     document: deepFreeze(document),
     rules: Object.freeze(rules),
-    index: buildRuleIndex(document.rules, rules.map((r) => r.outcome)),
+    index: buildRuleIndex(
+      document.rules,
+      rules.map((r) => r.outcome),
+    ),
     velocityNeeds: Object.freeze([...needs.values()]),
   });
 }

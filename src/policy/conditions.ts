@@ -17,7 +17,11 @@ export const MISSING = 2;
 export type Outcome = typeof HOLDS | typeof FAILS | typeof MISSING;
 
 export type ConditionFailure =
-  | { readonly condition: string; readonly expected: string | readonly string[]; readonly actual: string | readonly string[] | null }
+  | {
+      readonly condition: string;
+      readonly expected: string | readonly string[];
+      readonly actual: string | readonly string[] | null;
+    }
   | { readonly condition: string; readonly missing: string };
 
 export interface CompiledCondition {
@@ -64,7 +68,8 @@ function tier(list: readonly string[]): CompiledCondition {
   const set = new Set(list);
   return {
     name: 'tier',
-    test: (r, c) => (r.wallet === undefined ? FAILS : c.tier === undefined ? MISSING : set.has(c.tier) ? HOLDS : FAILS),
+    test: (r, c) =>
+      r.wallet === undefined ? FAILS : c.tier === undefined ? MISSING : set.has(c.tier) ? HOLDS : FAILS,
     explain: (r, c) =>
       r.wallet !== undefined && c.tier === undefined
         ? missing('tier', 'context.tier')
@@ -115,13 +120,18 @@ function destination(d: NonNullable<ConditionsJson['destination']>): CompiledCon
       if (f === 'missing') return missing('destination', 'context.destination');
       if (f === 'destination') return { condition: f, expected: d.kind, actual: null };
       if (f === 'destination.kind') return { condition: f, expected: d.kind, actual: dc?.kind ?? null };
-      if (f === 'destination.trust' && dc?.kind === 'address_book') return { condition: f, expected: d.trust ?? [], actual: dc.trust };
+      if (f === 'destination.trust' && dc?.kind === 'address_book')
+        return { condition: f, expected: d.trust ?? [], actual: dc.trust };
       return { condition: 'destination.unlockedOnly', expected: 'unlocked', actual: 'locked' };
     },
   };
 }
 
-function range(name: 'amount' | 'fiat', r: RangeJson, read: (r: PolicyRequest, c: PolicyContext) => bigint | undefined | null): CompiledCondition {
+function range(
+  name: 'amount' | 'fiat',
+  r: RangeJson,
+  read: (r: PolicyRequest, c: PolicyContext) => bigint | undefined | null,
+): CompiledCondition {
   // `read` returns undefined when the request has nothing to measure (fails), null when the context lacks it.
   const min = r.min === undefined ? undefined : BigInt(r.min);
   const max = r.max === undefined ? undefined : BigInt(r.max);
@@ -136,8 +146,10 @@ function range(name: 'amount' | 'fiat', r: RangeJson, read: (r: PolicyRequest, c
     explain: (req, c) => {
       const v = read(req, c);
       if (v === null) return missing(name, `context.${name}`);
-      if (v === undefined) return { condition: name, expected: `${r.min ?? '0'}..${r.max ?? ''}`, actual: null };
-      if (min !== undefined && v < min) return { condition: `${name}.min`, expected: min.toString(), actual: v.toString() };
+      if (v === undefined)
+        return { condition: name, expected: `${r.min ?? '0'}..${r.max ?? ''}`, actual: null };
+      if (min !== undefined && v < min)
+        return { condition: `${name}.min`, expected: min.toString(), actual: v.toString() };
       return { condition: `${name}.max`, expected: String(max), actual: v.toString() };
     },
   };
@@ -149,7 +161,8 @@ function timeWindow(w: NonNullable<ConditionsJson['timeWindow']>): CompiledCondi
   const to = minutes(w.to);
   const isoDay = (now: number) => ((((Math.floor(now / DAY_MS) + 3) % 7) + 7) % 7) + 1; // 1970-01-01 was a Thursday (4)
   const minuteOfDay = (now: number) => Math.floor((((now % DAY_MS) + DAY_MS) % DAY_MS) / 60_000);
-  const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const hhmm = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   return {
     name: 'timeWindow',
     test: (_r, _c, now) => {
@@ -211,9 +224,14 @@ function velocity(v: NonNullable<ConditionsJson['velocity']>): CompiledCondition
     explain: (r, c) => {
       const f = check(r, c);
       const s = find(c);
-      if (f === 'missing') return missing('velocity', s === undefined ? what : c.fiat === undefined ? 'context.fiat' : `${what}.fiat`);
+      if (f === 'missing')
+        return missing(
+          'velocity',
+          s === undefined ? what : c.fiat === undefined ? 'context.fiat' : `${what}.fiat`,
+        );
       if (f === 'velocity') return { condition: f, expected: 'an amount', actual: null };
-      if (f === 'velocity.maxUnits') return { condition: f, expected: String(maxUnits), actual: str(s!.units + r.amount!) };
+      if (f === 'velocity.maxUnits')
+        return { condition: f, expected: String(maxUnits), actual: str(s!.units + r.amount!) };
       return { condition: 'velocity.maxFiat', expected: String(maxFiat), actual: str(s!.fiat! + c.fiat!) };
     },
   };
@@ -252,7 +270,8 @@ export function compileConditions(when: ConditionsJson): CompiledCondition[] {
         if (when.amount) out.push(range(name, when.amount, (r) => r.amount));
         break;
       case 'fiat':
-        if (when.fiat) out.push(range(name, when.fiat, (r, c) => (r.amount === undefined ? undefined : (c.fiat ?? null))));
+        if (when.fiat)
+          out.push(range(name, when.fiat, (r, c) => (r.amount === undefined ? undefined : (c.fiat ?? null))));
         break;
       case 'timeWindow':
         if (when.timeWindow) out.push(timeWindow(when.timeWindow));

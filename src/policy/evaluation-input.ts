@@ -31,7 +31,12 @@ export interface PolicyRequest {
 }
 
 export type DestinationContext =
-  | { readonly kind: 'address_book'; readonly entryId?: string; readonly trust: TrustLevelName; readonly locked: boolean }
+  | {
+      readonly kind: 'address_book';
+      readonly entryId?: string;
+      readonly trust: TrustLevelName;
+      readonly locked: boolean;
+    }
   | { readonly kind: 'internal_wallet'; readonly walletId?: string }
   | { readonly kind: 'external' };
 

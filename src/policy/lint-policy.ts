@@ -16,12 +16,17 @@ export interface PolicyWarning {
 
 const LISTS = ['requestType', 'wallet', 'tier', 'chain', 'asset', 'initiator', 'initiatorGroups'] as const;
 
-const superset = (wide: readonly string[] | readonly number[], narrow: readonly string[] | readonly number[]) =>
+const superset = (
+  wide: readonly string[] | readonly number[],
+  narrow: readonly string[] | readonly number[],
+) =>
   (narrow as readonly (string | number)[]).every((v) => (wide as readonly (string | number)[]).includes(v));
 
 function rangeCovers(wide: RangeJson, narrow: RangeJson): boolean {
-  const lowOk = wide.min === undefined || (narrow.min !== undefined && BigInt(wide.min) <= BigInt(narrow.min));
-  const highOk = wide.max === undefined || (narrow.max !== undefined && BigInt(wide.max) >= BigInt(narrow.max));
+  const lowOk =
+    wide.min === undefined || (narrow.min !== undefined && BigInt(wide.min) <= BigInt(narrow.min));
+  const highOk =
+    wide.max === undefined || (narrow.max !== undefined && BigInt(wide.max) >= BigInt(narrow.max));
   return lowOk && highOk;
 }
 
@@ -51,7 +56,8 @@ export function conditionsCover(wide: ConditionsJson, narrow: ConditionsJson): b
   if (wide.timeWindow) {
     const w = wide.timeWindow;
     const n = narrow.timeWindow;
-    if (!n || !superset(w.days, n.days) || minutes(w.from) > minutes(n.from) || minutes(w.to) < minutes(n.to)) return false;
+    if (!n || !superset(w.days, n.days) || minutes(w.from) > minutes(n.from) || minutes(w.to) < minutes(n.to))
+      return false;
   }
   if (wide.screening) {
     const n = narrow.screening;

@@ -85,7 +85,9 @@ describe('parsePolicyText', () => {
     const b = structuredClone(a);
     b.rules[0]!.when.amount = { max: '100000001' };
     expect(policyDigest(b)).not.toBe(policyDigest(a));
-    const steps = normalizePolicy(a).rules[1]!.action as { workflow: { steps: { excludeInitiator: boolean }[] } };
+    const steps = normalizePolicy(a).rules[1]!.action as {
+      workflow: { steps: { excludeInitiator: boolean }[] };
+    };
     expect(steps.workflow.steps[1]!.excludeInitiator).toBe(true);
   });
 
@@ -96,12 +98,36 @@ describe('parsePolicyText', () => {
     ['a decimal amount', (d: any) => (d.rules[0].when.amount.max = '1.5'), '/rules/0/when/amount/max'],
     ['min above max', (d: any) => (d.rules[0].when.amount = { min: '10', max: '9' }), '/rules/0/when/amount'],
     ['a duplicate rule id', (d: any) => (d.rules[1].id = 'small-btc'), '/rules/1/id'],
-    ['trust on a non address-book destination', (d: any) => (d.rules[0].when.destination.kind = 'any'), '/rules/0/when/destination'],
-    ['an empty time window', (d: any) => (d.rules[0].when.timeWindow.to = '09:00'), '/rules/0/when/timeWindow'],
-    ['a velocity without limit', (d: any) => (d.rules[0].when.velocity = { scope: 'wallet', windowSeconds: 60 }), '/rules/0/when/velocity'],
+    [
+      'trust on a non address-book destination',
+      (d: any) => (d.rules[0].when.destination.kind = 'any'),
+      '/rules/0/when/destination',
+    ],
+    [
+      'an empty time window',
+      (d: any) => (d.rules[0].when.timeWindow.to = '09:00'),
+      '/rules/0/when/timeWindow',
+    ],
+    [
+      'a velocity without limit',
+      (d: any) => (d.rules[0].when.velocity = { scope: 'wallet', windowSeconds: 60 }),
+      '/rules/0/when/velocity',
+    ],
     ['k of zero', (d: any) => (d.rules[1].action.workflow.steps[0].k = 0), '/rules/1/action'],
     ['an unknown format version', (d: any) => (d.version = 2), '/version'],
-    ['a test naming an unknown rule', (d: any) => (d.tests = [{ name: 't', request: { type: 'transfer', initiator: 'u' }, context: {}, expect: { decision: 'deny', rule: 'nope' } }]), '/tests/0/expect/rule'],
+    [
+      'a test naming an unknown rule',
+      (d: any) =>
+        (d.tests = [
+          {
+            name: 't',
+            request: { type: 'transfer', initiator: 'u' },
+            context: {},
+            expect: { decision: 'deny', rule: 'nope' },
+          },
+        ]),
+      '/tests/0/expect/rule',
+    ],
   ])('refuses %s with E_POLICY_INVALID naming the path', (_what, mutate, path) => {
     const doc = JSON.parse(json);
     mutate(doc);
@@ -111,16 +137,23 @@ describe('parsePolicyText', () => {
   });
 
   it('refuses duplicate keys in JSON and YAML, YAML aliases and unquoted YAML amounts', () => {
-    expect(refusal(() => parsePolicyText('{"version":1,"name":"a","name":"b","rules":[]}', 'json')).code).toBe('E_POLICY_INVALID');
-    expect(refusal(() => parsePolicyText('version: 1\nname: a\nname: b\nrules: []\n', 'yaml')).code).toBe('E_POLICY_INVALID');
-    const alias = 'version: 1\nname: a\nrules:\n  - id: r1\n    when: &w { asset: [BTC] }\n    action: deny\n  - id: r2\n    when: *w\n    action: deny\n';
+    expect(
+      refusal(() => parsePolicyText('{"version":1,"name":"a","name":"b","rules":[]}', 'json')).code,
+    ).toBe('E_POLICY_INVALID');
+    expect(refusal(() => parsePolicyText('version: 1\nname: a\nname: b\nrules: []\n', 'yaml')).code).toBe(
+      'E_POLICY_INVALID',
+    );
+    const alias =
+      'version: 1\nname: a\nrules:\n  - id: r1\n    when: &w { asset: [BTC] }\n    action: deny\n  - id: r2\n    when: *w\n    action: deny\n';
     expect(refusal(() => parsePolicyText(alias, 'yaml')).code).toBe('E_POLICY_INVALID');
     const r = refusal(() => parsePolicyText(yaml.replace('max: "100000000"', 'max: 100000000'), 'yaml'));
     expect(r).toMatchObject({ code: 'E_POLICY_INVALID', path: '/rules/0/when/amount/max' });
   });
 
   it('refuses __proto__ keys rather than letting them change prototypes', () => {
-    const r = refusal(() => parsePolicyText('{"version":1,"name":"a","rules":[],"__proto__":{"x":1}}', 'json'));
+    const r = refusal(() =>
+      parsePolicyText('{"version":1,"name":"a","rules":[],"__proto__":{"x":1}}', 'json'),
+    );
     expect(r.code).toBe('E_POLICY_INVALID');
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });

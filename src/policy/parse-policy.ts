@@ -29,10 +29,22 @@ function refuse(problems: Problem[]): never {
 /** Parses JSON or YAML text strictly, then validates it (see `validatePolicy`). */
 export function parsePolicyText(text: string, format: PolicyFormat): PolicyDocument {
   // YAML's parser also reports duplicate keys in JSON text (JSON is YAML 1.2), which JSON.parse hides.
-  const doc = parseDocument(text, { uniqueKeys: true, strict: true, version: '1.2', schema: 'core', merge: false, prettyErrors: false });
+  const doc = parseDocument(text, {
+    uniqueKeys: true,
+    strict: true,
+    version: '1.2',
+    schema: 'core',
+    merge: false,
+    prettyErrors: false,
+  });
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length > 0) {
-    refuse(syntax.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.code })));
+    refuse(
+      syntax.map((e) => ({
+        path: `line ${e.linePos?.[0]?.line ?? '?'}`,
+        message: e.message.split('\n')[0] ?? e.code,
+      })),
+    );
   }
   let value: unknown;
   if (format === 'json') {
@@ -68,10 +80,20 @@ export function validatePolicy(value: unknown): PolicyDocument {
     checkRange(w.amount, `${at}/when/amount`, problems);
     checkRange(w.fiat, `${at}/when/fiat`, problems);
     if (w.timeWindow && minutes(w.timeWindow.from) >= minutes(w.timeWindow.to)) {
-      problems.push({ path: `${at}/when/timeWindow`, message: '"from" must be before "to" (split overnight windows into two rules)' });
+      problems.push({
+        path: `${at}/when/timeWindow`,
+        message: '"from" must be before "to" (split overnight windows into two rules)',
+      });
     }
-    if (w.destination && w.destination.kind !== 'address_book' && (w.destination.trust || w.destination.unlockedOnly !== undefined)) {
-      problems.push({ path: `${at}/when/destination`, message: 'trust and unlockedOnly apply to kind "address_book" only' });
+    if (
+      w.destination &&
+      w.destination.kind !== 'address_book' &&
+      (w.destination.trust || w.destination.unlockedOnly !== undefined)
+    ) {
+      problems.push({
+        path: `${at}/when/destination`,
+        message: 'trust and unlockedOnly apply to kind "address_book" only',
+      });
     }
     if (w.velocity && w.velocity.maxUnits === undefined && w.velocity.maxFiat === undefined) {
       problems.push({ path: `${at}/when/velocity`, message: 'velocity needs maxUnits or maxFiat' });
@@ -80,12 +102,14 @@ export function validatePolicy(value: unknown): PolicyDocument {
   const testNames = new Set<string>();
   (doc.tests ?? []).forEach((t, i) => {
     const at = `/tests/${i}`;
-    if (testNames.has(t.name)) problems.push({ path: `${at}/name`, message: `duplicate test name "${t.name}"` });
+    if (testNames.has(t.name))
+      problems.push({ path: `${at}/name`, message: `duplicate test name "${t.name}"` });
     testNames.add(t.name);
     if (t.expect.rule != null && !ruleIds.has(t.expect.rule)) {
       problems.push({ path: `${at}/expect/rule`, message: `no rule "${t.expect.rule}"` });
     }
-    if (t.at !== undefined && Number.isNaN(Date.parse(t.at))) problems.push({ path: `${at}/at`, message: 'not a valid time' });
+    if (t.at !== undefined && Number.isNaN(Date.parse(t.at)))
+      problems.push({ path: `${at}/at`, message: 'not a valid time' });
   });
   if (problems.length > 0) refuse(problems);
   return doc;

@@ -15,7 +15,14 @@ const strict = { additionalProperties: false } as const;
 const nonEmptyList = <T extends TSchema>(item: T) => Type.Array(item, { minItems: 1, uniqueItems: true });
 
 export const TIERS = ['hot', 'warm', 'cold'] as const;
-export const REQUEST_TYPES = ['transfer', 'contract_call', 'token_deploy', 'token_mint', 'token_burn', 'governance'] as const;
+export const REQUEST_TYPES = [
+  'transfer',
+  'contract_call',
+  'token_deploy',
+  'token_mint',
+  'token_burn',
+  'governance',
+] as const;
 /** Address-book trust levels, lowest first. Governance stores one of these per entry. */
 export const TRUST_LEVELS = ['low', 'medium', 'high'] as const;
 /** Screening (KYT / sanctions) risk, lowest first; a `maxRisk` condition holds at or below its level. */
@@ -110,13 +117,20 @@ export const Workflow = Type.Object(
     steps: Type.Array(WorkflowStep, { minItems: 1, maxItems: 16 }),
     expiresInSeconds: Type.Integer({ minimum: 60, maximum: 90 * 86400 }),
     timeLock: Type.Optional(
-      Type.Object({ seconds: Type.Integer({ minimum: 1, maximum: 90 * 86400 }), vetoGroup: Identifier }, strict),
+      Type.Object(
+        { seconds: Type.Integer({ minimum: 1, maximum: 90 * 86400 }), vetoGroup: Identifier },
+        strict,
+      ),
     ),
   },
   strict,
 );
 
-export const Action = Type.Union([Type.Literal('deny'), Type.Literal('approve'), Type.Object({ workflow: Workflow }, strict)]);
+export const Action = Type.Union([
+  Type.Literal('deny'),
+  Type.Literal('approve'),
+  Type.Object({ workflow: Workflow }, strict),
+]);
 
 export const Rule = Type.Object(
   {
@@ -146,7 +160,12 @@ export const PolicyRequestJson = Type.Object(
 
 export const DestinationContextJson = Type.Union([
   Type.Object(
-    { kind: Type.Literal('address_book'), entryId: Type.Optional(Identifier), trust: TrustLevel, locked: Type.Boolean() },
+    {
+      kind: Type.Literal('address_book'),
+      entryId: Type.Optional(Identifier),
+      trust: TrustLevel,
+      locked: Type.Boolean(),
+    },
     strict,
   ),
   Type.Object({ kind: Type.Literal('internal_wallet'), walletId: Type.Optional(Identifier) }, strict),
@@ -185,8 +204,13 @@ export const PolicyTestCase = Type.Object(
     request: PolicyRequestJson,
     context: PolicyContextJson,
     /** Evaluation time, ISO 8601 in UTC ("2025-01-15T10:20:30Z"); default 1970-01-01T00:00:00Z. */
-    at: Type.Optional(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?Z$' })),
-    expect: Type.Object({ decision: Decision, rule: Type.Optional(Type.Union([Identifier, Type.Null()])) }, strict),
+    at: Type.Optional(
+      Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?Z$' }),
+    ),
+    expect: Type.Object(
+      { decision: Decision, rule: Type.Optional(Type.Union([Identifier, Type.Null()])) },
+      strict,
+    ),
   },
   strict,
 );
@@ -226,5 +250,8 @@ export type PolicyDocument = Static<typeof PolicyDocumentSchema>;
 
 /** The published JSON Schema (draft 2020-12 compatible), as plain JSON. */
 export function policyJsonSchema(): Record<string, unknown> {
-  return { $schema: 'https://json-schema.org/draft/2020-12/schema', ...(JSON.parse(JSON.stringify(PolicyDocumentSchema)) as object) };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    ...(JSON.parse(JSON.stringify(PolicyDocumentSchema)) as object),
+  };
 }

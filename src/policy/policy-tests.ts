@@ -23,14 +23,30 @@ export interface PolicyTestReport {
 }
 
 /** Runs the document's own tests. Validates first (E_POLICY_INVALID). */
-export function runPolicyTests(doc: PolicyDocument, compiled: CompiledPolicy = compilePolicy(doc)): PolicyTestReport {
+export function runPolicyTests(
+  doc: PolicyDocument,
+  compiled: CompiledPolicy = compilePolicy(doc),
+): PolicyTestReport {
   const passed: string[] = [];
   const failed: PolicyTestFailure[] = [];
   for (const t of compiled.document.tests ?? []) {
-    const result = evaluate(compiled, toPolicyRequest(t.request), toPolicyContext(t.context), t.at === undefined ? 0 : Date.parse(t.at));
-    const ok = result.decision === t.expect.decision && (t.expect.rule === undefined || t.expect.rule === result.ruleId);
+    const result = evaluate(
+      compiled,
+      toPolicyRequest(t.request),
+      toPolicyContext(t.context),
+      t.at === undefined ? 0 : Date.parse(t.at),
+    );
+    const ok =
+      result.decision === t.expect.decision &&
+      (t.expect.rule === undefined || t.expect.rule === result.ruleId);
     if (ok) passed.push(t.name);
-    else failed.push({ name: t.name, expected: t.expect, actual: { decision: result.decision, rule: result.ruleId }, trace: result.trace });
+    else
+      failed.push({
+        name: t.name,
+        expected: t.expect,
+        actual: { decision: result.decision, rule: result.ruleId },
+        trace: result.trace,
+      });
   }
   return { passed, failed };
 }
@@ -50,10 +66,17 @@ export function assertPublishable(value: unknown): Publishable {
   const compiled = compilePolicy(doc);
   const tests = runPolicyTests(doc, compiled);
   if (tests.failed.length > 0) {
-    throw new StrongroomError('E_POLICY_TESTS_FAILED', `${tests.failed.length} policy test(s) failed: ${tests.failed.map((f) => f.name).join(', ')}`, {
-      details: { failed: tests.failed.map(({ name, expected, actual }) => ({ name, expected, actual })), passed: tests.passed.length },
-      hints: ['run `strongroom policy test` to see each failing test with its trace'],
-    });
+    throw new StrongroomError(
+      'E_POLICY_TESTS_FAILED',
+      `${tests.failed.length} policy test(s) failed: ${tests.failed.map((f) => f.name).join(', ')}`,
+      {
+        details: {
+          failed: tests.failed.map(({ name, expected, actual }) => ({ name, expected, actual })),
+          passed: tests.passed.length,
+        },
+        hints: ['run `strongroom policy test` to see each failing test with its trace'],
+      },
+    );
   }
   return { compiled, warnings: lintPolicy(compiled.document), tests };
 }

@@ -28,7 +28,10 @@ export interface RuleIndex {
   readonly size: number;
   readonly words: number;
   readonly all: Bits;
-  readonly fields: Record<'type' | 'wallet' | 'tier' | 'chain' | 'asset' | 'initiator' | 'groups' | 'destination' | 'screening', Field>;
+  readonly fields: Record<
+    'type' | 'wallet' | 'tier' | 'chain' | 'asset' | 'initiator' | 'groups' | 'destination' | 'screening',
+    Field
+  >;
   readonly outcomes: readonly RuleOutcome[];
   // numeric conditions, one slot per rule
   readonly needsAmount: Uint8Array;
@@ -47,7 +50,11 @@ export interface RuleIndex {
   readonly velocityMaxUnitsExact: (bigint | undefined)[];
   readonly velocityMaxFiatExact: (bigint | undefined)[];
   readonly timeWindow: (CompiledCondition | undefined)[];
-  readonly needs: readonly { readonly scope: string; readonly windowSeconds: number; readonly fiat: boolean }[];
+  readonly needs: readonly {
+    readonly scope: string;
+    readonly windowSeconds: number;
+    readonly fiat: boolean;
+  }[];
   readonly uses: { tier: boolean; groups: boolean; destination: boolean; screening: boolean; fiat: boolean };
   // scratch space, reused by every evaluation (evaluation is synchronous)
   readonly candidates: Bits;
@@ -80,7 +87,10 @@ export function buildRuleIndex(rules: readonly RuleJson[], outcomes: readonly Ru
   for (let i = 0; i < size; i++) set(all, i);
 
   // A categorical field: `listOf(rule)` is the rule's list, or undefined when it has no such condition.
-  const field = (listOf: (r: RuleJson, i: number) => readonly string[] | undefined, universe?: readonly string[]): Field => {
+  const field = (
+    listOf: (r: RuleJson, i: number) => readonly string[] | undefined,
+    universe?: readonly string[],
+  ): Field => {
     const without = bits();
     const byValue = new Map<string, Bits>();
     rules.forEach((r, i) => {
@@ -104,14 +114,21 @@ export function buildRuleIndex(rules: readonly RuleJson[], outcomes: readonly Ru
     return f;
   };
   // Destination and screening: evaluate each rule's own compiled condition against every possible fact.
-  const byFact = <T>(name: 'destination' | 'screening', keys: [string, T][], ctx: (fact: T) => PolicyContext): Field => {
+  const byFact = <T>(
+    name: 'destination' | 'screening',
+    keys: [string, T][],
+    ctx: (fact: T) => PolicyContext,
+  ): Field => {
     const lists = rules.map((r) => {
       if (r.when[name] === undefined) return undefined;
       const cond = compileConditions({ [name]: r.when[name] })[0]!;
       const probe: PolicyRequest = { type: 'transfer', initiator: '-', destination: '-' };
       return keys.filter(([, fact]) => cond.test(probe, ctx(fact), 0) === HOLDS).map(([k]) => k);
     });
-    return field((_r, i) => lists[i], keys.map(([k]) => k));
+    return field(
+      (_r, i) => lists[i],
+      keys.map(([k]) => k),
+    );
   };
 
   const needsList: { scope: string; windowSeconds: number; fiat: boolean }[] = [];
@@ -134,9 +151,13 @@ export function buildRuleIndex(rules: readonly RuleJson[], outcomes: readonly Ru
       initiator: field((r) => r.when.initiator),
       groups: groupsField(),
       destination: byFact('destination', DESTINATION_KEYS, (destination) => ({ destination })),
-      screening: byFact('screening', RISK_LEVELS.map((risk) => [risk, risk] as [string, (typeof RISK_LEVELS)[number]]), (risk) => ({
-        screening: { risk },
-      })),
+      screening: byFact(
+        'screening',
+        RISK_LEVELS.map((risk) => [risk, risk] as [string, (typeof RISK_LEVELS)[number]]),
+        (risk) => ({
+          screening: { risk },
+        }),
+      ),
     },
     outcomes,
     needsAmount: new Uint8Array(size),
@@ -168,23 +189,33 @@ export function buildRuleIndex(rules: readonly RuleJson[], outcomes: readonly Ru
     const w = r.when;
     if (w.amount) {
       ix.needsAmount[i] = 1;
-      if (w.amount.min !== undefined) [ix.amountMin[i], ix.amountMinExact[i]] = [Number(w.amount.min), BigInt(w.amount.min)];
-      if (w.amount.max !== undefined) [ix.amountMax[i], ix.amountMaxExact[i]] = [Number(w.amount.max), BigInt(w.amount.max)];
+      if (w.amount.min !== undefined)
+        [ix.amountMin[i], ix.amountMinExact[i]] = [Number(w.amount.min), BigInt(w.amount.min)];
+      if (w.amount.max !== undefined)
+        [ix.amountMax[i], ix.amountMaxExact[i]] = [Number(w.amount.max), BigInt(w.amount.max)];
     }
     if (w.fiat) {
       ix.hasFiat[i] = 1;
       ix.uses.fiat = true;
-      if (w.fiat.min !== undefined) [ix.fiatMin[i], ix.fiatMinExact[i]] = [Number(w.fiat.min), BigInt(w.fiat.min)];
-      if (w.fiat.max !== undefined) [ix.fiatMax[i], ix.fiatMaxExact[i]] = [Number(w.fiat.max), BigInt(w.fiat.max)];
+      if (w.fiat.min !== undefined)
+        [ix.fiatMin[i], ix.fiatMinExact[i]] = [Number(w.fiat.min), BigInt(w.fiat.min)];
+      if (w.fiat.max !== undefined)
+        [ix.fiatMax[i], ix.fiatMaxExact[i]] = [Number(w.fiat.max), BigInt(w.fiat.max)];
     }
     if (w.velocity) {
       const n = needOf(w.velocity.scope, w.velocity.windowSeconds);
       ix.velocityNeed[i] = n;
       if (w.velocity.maxUnits !== undefined) {
-        [ix.velocityMaxUnits[i], ix.velocityMaxUnitsExact[i]] = [Number(w.velocity.maxUnits), BigInt(w.velocity.maxUnits)];
+        [ix.velocityMaxUnits[i], ix.velocityMaxUnitsExact[i]] = [
+          Number(w.velocity.maxUnits),
+          BigInt(w.velocity.maxUnits),
+        ];
       }
       if (w.velocity.maxFiat !== undefined) {
-        [ix.velocityMaxFiat[i], ix.velocityMaxFiatExact[i]] = [Number(w.velocity.maxFiat), BigInt(w.velocity.maxFiat)];
+        [ix.velocityMaxFiat[i], ix.velocityMaxFiatExact[i]] = [
+          Number(w.velocity.maxFiat),
+          BigInt(w.velocity.maxFiat),
+        ];
         needsList[n]!.fiat = true;
         ix.uses.fiat = true;
       }
@@ -212,7 +243,12 @@ function and(target: Bits, field: Field, value: string | undefined, words: numbe
  * The matching rule's outcome, null for the default deny, or undefined when the context lacks a fact that
  * some rule needs (the caller then evaluates rule by rule).
  */
-export function fastOutcome(ix: RuleIndex, r: PolicyRequest, c: PolicyContext, now: number): RuleOutcome | null | undefined {
+export function fastOutcome(
+  ix: RuleIndex,
+  r: PolicyRequest,
+  c: PolicyContext,
+  now: number,
+): RuleOutcome | null | undefined {
   const { uses, words, needs } = ix;
   const amount = r.amount;
   if (uses.tier && r.wallet !== undefined && c.tier === undefined) return undefined;
@@ -252,7 +288,8 @@ export function fastOutcome(ix: RuleIndex, r: PolicyRequest, c: PolicyContext, n
     }
     for (let w = 0; w < words; w++) cand[w]! &= g[w]!;
   }
-  if (uses.destination) and(cand, f.destination, r.destination === undefined ? undefined : destinationKey(c.destination!), words);
+  if (uses.destination)
+    and(cand, f.destination, r.destination === undefined ? undefined : destinationKey(c.destination!), words);
   if (uses.screening) and(cand, f.screening, c.screening!.risk, words);
 
   const ad = amount === undefined ? NaN : Number(amount);
@@ -266,20 +303,39 @@ export function fastOutcome(ix: RuleIndex, r: PolicyRequest, c: PolicyContext, n
       const i = (w << 5) + 31 - Math.clz32(low);
       if (ix.needsAmount[i] === 1) {
         if (amount === undefined) continue;
-        if (!le(ix.amountMin[i]!, ix.amountMinExact[i] ?? 0n, ad, amount) || !le(ad, amount, ix.amountMax[i]!, ix.amountMaxExact[i])) continue;
+        if (
+          !le(ix.amountMin[i]!, ix.amountMinExact[i] ?? 0n, ad, amount) ||
+          !le(ad, amount, ix.amountMax[i]!, ix.amountMaxExact[i])
+        )
+          continue;
       }
       if (ix.hasFiat[i] === 1) {
         if (amount === undefined) continue;
-        if (!le(ix.fiatMin[i]!, ix.fiatMinExact[i] ?? 0n, fd, fiat!) || !le(fd, fiat!, ix.fiatMax[i]!, ix.fiatMaxExact[i])) continue;
+        if (
+          !le(ix.fiatMin[i]!, ix.fiatMinExact[i] ?? 0n, fd, fiat!) ||
+          !le(fd, fiat!, ix.fiatMax[i]!, ix.fiatMaxExact[i])
+        )
+          continue;
       }
       const tw = ix.timeWindow[i];
       if (tw !== undefined && tw.test(r, c, now) !== HOLDS) continue;
       const n = ix.velocityNeed[i]!;
       if (n !== NONE) {
         if (amount === undefined) continue;
-        if (!le(ix.velocityUnitsD[n]!, ix.velocityUnits[n]!, ix.velocityMaxUnits[i]!, ix.velocityMaxUnitsExact[i])) continue;
+        if (
+          !le(
+            ix.velocityUnitsD[n]!,
+            ix.velocityUnits[n]!,
+            ix.velocityMaxUnits[i]!,
+            ix.velocityMaxUnitsExact[i],
+          )
+        )
+          continue;
         if (ix.velocityMaxFiatExact[i] !== undefined) {
-          if (!le(ix.velocityFiatD[n]!, ix.velocityFiat[n]!, ix.velocityMaxFiat[i]!, ix.velocityMaxFiatExact[i])) continue;
+          if (
+            !le(ix.velocityFiatD[n]!, ix.velocityFiat[n]!, ix.velocityMaxFiat[i]!, ix.velocityMaxFiatExact[i])
+          )
+            continue;
         }
       }
       return ix.outcomes[i]!;

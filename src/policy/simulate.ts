@@ -22,12 +22,21 @@ export interface ChangedOutcome {
   readonly after: RuleOutcome;
 }
 
-const outcome = ({ decision, ruleId, workflow }: RuleOutcome): RuleOutcome => (workflow ? { decision, ruleId, workflow } : { decision, ruleId });
+const outcome = ({ decision, ruleId, workflow }: RuleOutcome): RuleOutcome =>
+  workflow ? { decision, ruleId, workflow } : { decision, ruleId };
 const same = (a: RuleOutcome, b: RuleOutcome) =>
-  a.decision === b.decision && (a.workflow === b.workflow || (a.workflow !== undefined && b.workflow !== undefined && canonicalize(a.workflow) === canonicalize(b.workflow)));
+  a.decision === b.decision &&
+  (a.workflow === b.workflow ||
+    (a.workflow !== undefined &&
+      b.workflow !== undefined &&
+      canonicalize(a.workflow) === canonicalize(b.workflow)));
 
 /** Outcomes that differ between `current` and `draft` (a change of matching rule alone is not listed). */
-export function simulate(draft: CompiledPolicy, current: CompiledPolicy, pastRequests: readonly PastRequest[]): ChangedOutcome[] {
+export function simulate(
+  draft: CompiledPolicy,
+  current: CompiledPolicy,
+  pastRequests: readonly PastRequest[],
+): ChangedOutcome[] {
   const changed: ChangedOutcome[] = [];
   for (const p of pastRequests) {
     const before = outcome(evaluate(current, p.request, p.context, p.at, { trace: false }));

@@ -42,7 +42,11 @@ export interface WorkflowProgress {
   /** Index of the active step; equals the number of steps once all are complete. */
   readonly step: number;
   /** The steps completed so far, with the users counted for each (in the order they approved). */
-  readonly satisfied: readonly { readonly step: number; readonly group: string; readonly approvers: readonly string[] }[];
+  readonly satisfied: readonly {
+    readonly step: number;
+    readonly group: string;
+    readonly approvers: readonly string[];
+  }[];
   /** Approvals still needed at the active step (0 when none are). */
   readonly missing: number;
   readonly expiresAt: number;
@@ -77,7 +81,8 @@ export function progressWorkflow(workflow: WorkflowSpec, input: WorkflowInput): 
     const step = steps[s]!;
     return a.groups.includes(step.group) && !(step.excludeInitiator && a.userId === initiatorUserId);
   };
-  const satisfied = () => counted.flatMap((approvers, s) => (s < active ? [{ step: s, group: steps[s]!.group, approvers }] : []));
+  const satisfied = () =>
+    counted.flatMap((approvers, s) => (s < active ? [{ step: s, group: steps[s]!.group, approvers }] : []));
   const approvals = input.approvals.filter((a) => a.at >= createdAt && a.at <= now).sort(byTime);
   let active = 0;
   let completedAt: number | undefined;
@@ -88,7 +93,15 @@ export function progressWorkflow(workflow: WorkflowSpec, input: WorkflowInput): 
       if (a.kind === 'rejection') {
         if (steps.some((_, s) => canApprove(a, s))) {
           explanation.push(`rejected by ${a.userId} at step ${active + 1}`);
-          return { state: 'rejected', step: active, satisfied: satisfied(), missing: 0, expiresAt, rejectedBy: a.userId, explanation };
+          return {
+            state: 'rejected',
+            step: active,
+            satisfied: satisfied(),
+            missing: 0,
+            expiresAt,
+            rejectedBy: a.userId,
+            explanation,
+          };
         }
         continue;
       }
@@ -103,11 +116,25 @@ export function progressWorkflow(workflow: WorkflowSpec, input: WorkflowInput): 
         active++;
         if (active === steps.length) completedAt = a.at;
       }
-    } else if (workflow.timeLock && a.kind === 'rejection' && a.groups.includes(workflow.timeLock.vetoGroup)) {
+    } else if (
+      workflow.timeLock &&
+      a.kind === 'rejection' &&
+      a.groups.includes(workflow.timeLock.vetoGroup)
+    ) {
       const endsAt = completedAt + workflow.timeLock.seconds * 1000;
       if (a.at < endsAt) {
         explanation.push(`vetoed by ${a.userId} (${workflow.timeLock.vetoGroup}) during the time-lock`);
-        return { state: 'rejected', step: active, satisfied: satisfied(), missing: 0, expiresAt, completedAt, timeLockEndsAt: endsAt, rejectedBy: a.userId, explanation };
+        return {
+          state: 'rejected',
+          step: active,
+          satisfied: satisfied(),
+          missing: 0,
+          expiresAt,
+          completedAt,
+          timeLockEndsAt: endsAt,
+          rejectedBy: a.userId,
+          explanation,
+        };
       }
     }
   }
@@ -125,11 +152,39 @@ export function progressWorkflow(workflow: WorkflowSpec, input: WorkflowInput): 
   if (workflow.timeLock) {
     const timeLockEndsAt = completedAt + workflow.timeLock.seconds * 1000;
     if (now < timeLockEndsAt) {
-      explanation.push(`time-locked until ${new Date(timeLockEndsAt).toISOString()}; ${workflow.timeLock.vetoGroup} may veto`);
-      return { state: 'time_locked', step: active, satisfied: satisfied(), missing: 0, expiresAt, completedAt, timeLockEndsAt, explanation };
+      explanation.push(
+        `time-locked until ${new Date(timeLockEndsAt).toISOString()}; ${workflow.timeLock.vetoGroup} may veto`,
+      );
+      return {
+        state: 'time_locked',
+        step: active,
+        satisfied: satisfied(),
+        missing: 0,
+        expiresAt,
+        completedAt,
+        timeLockEndsAt,
+        explanation,
+      };
     }
     explanation.push('time-lock passed without a veto');
-    return { state: 'approved', step: active, satisfied: satisfied(), missing: 0, expiresAt, completedAt, timeLockEndsAt, explanation };
+    return {
+      state: 'approved',
+      step: active,
+      satisfied: satisfied(),
+      missing: 0,
+      expiresAt,
+      completedAt,
+      timeLockEndsAt,
+      explanation,
+    };
   }
-  return { state: 'approved', step: active, satisfied: satisfied(), missing: 0, expiresAt, completedAt, explanation };
+  return {
+    state: 'approved',
+    step: active,
+    satisfied: satisfied(),
+    missing: 0,
+    expiresAt,
+    completedAt,
+    explanation,
+  };
 }

@@ -25,7 +25,14 @@ export function recordOf(r: AuditEntryRow): AuditRecord {
 }
 
 export function checkpointOf(r: AuditCheckpointRow): SignedCheckpoint {
-  return { tenant: r.tenant_id, seq: Number(r.seq), headHash: r.head_hash as Digest, at: r.at, keyId: r.key_id, signature: r.signature };
+  return {
+    tenant: r.tenant_id,
+    seq: Number(r.seq),
+    headHash: r.head_hash as Digest,
+    at: r.at,
+    keyId: r.key_id,
+    signature: r.signature,
+  };
 }
 
 export interface AuditServiceDeps {
@@ -64,9 +71,19 @@ export function createAuditService(deps: AuditServiceDeps) {
         lastSigned.set(tenant, head.seq);
         return undefined;
       }
-      const cp = await signCheckpoint(signer, { tenant, seq: head.seq, headHash: head.hash as Digest, at: now().toISOString() });
+      const cp = await signCheckpoint(signer, {
+        tenant,
+        seq: head.seq,
+        headHash: head.hash as Digest,
+        at: now().toISOString(),
+      });
       await auditRepository.insertCheckpoint(db, {
-        tenant_id: tenant, seq: cp.seq, head_hash: cp.headHash, at: cp.at, key_id: cp.keyId, signature: cp.signature,
+        tenant_id: tenant,
+        seq: cp.seq,
+        head_hash: cp.headHash,
+        at: cp.at,
+        key_id: cp.keyId,
+        signature: cp.signature,
       });
       lastSigned.set(tenant, cp.seq);
       return cp;
@@ -77,7 +94,11 @@ export function createAuditService(deps: AuditServiceDeps) {
     /** Verifies a tenant's chain as stored, against its signed checkpoints. */
     async verify(tenant: string, keys?: Map<string, Uint8Array>): Promise<AuditVerifyReport> {
       keys ??= await trustedKeys(tenant);
-      return verifyAuditChain(this.records(tenant), { tenant, checkpoints: await this.checkpoints(tenant), trustedKeys: keys });
+      return verifyAuditChain(this.records(tenant), {
+        tenant,
+        checkpoints: await this.checkpoints(tenant),
+        trustedKeys: keys,
+      });
     },
   };
 }

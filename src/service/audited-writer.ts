@@ -76,7 +76,11 @@ export class AuditedWriter {
   /** Runs `change` in a transaction with its audit entry; resolves once durably committed. */
   write<T>(change: Change<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({
+        change: change as Change<unknown>,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -130,7 +134,11 @@ export class AuditedWriter {
     isolated: boolean,
   ): Promise<
     | 'retry-isolated'
-    | { outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>; heads: Map<string, { seq: number; hash: string }>; failure?: unknown }
+    | {
+        outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>;
+        heads: Map<string, { seq: number; hash: string }>;
+        failure?: unknown;
+      }
   > {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const heads = new Map<string, { seq: number; hash: string }>();
@@ -172,7 +180,11 @@ export class AuditedWriter {
         failure:
           error instanceof StrongroomError
             ? error
-            : new StrongroomError('E_AUDIT_WRITE_FAILED', 'the change could not be committed with its audit entry', { cause: error }),
+            : new StrongroomError(
+                'E_AUDIT_WRITE_FAILED',
+                'the change could not be committed with its audit entry',
+                { cause: error },
+              ),
       };
     }
     return { outcomes, heads };
@@ -203,7 +215,8 @@ export class AuditedWriter {
         });
         records.push(rec);
         current.set(c.tenant, { seq: rec.seq, hash: rec.hash });
-        for (const ev of out.events ?? []) events.push({ tenant: c.tenant, topic: ev.topic, payload: ev.payload, at });
+        for (const ev of out.events ?? [])
+          events.push({ tenant: c.tenant, topic: ev.topic, payload: ev.payload, at });
       }
       await auditRepository.insertEntries(trx, records.map(toRow));
       await outboxRepository.insertMany(trx, events);
@@ -213,7 +226,11 @@ export class AuditedWriter {
         heads.set(tenant, head);
       }
     } catch (cause) {
-      throw new StrongroomError('E_AUDIT_WRITE_FAILED', 'the audit entry could not be written; nothing was changed', { cause });
+      throw new StrongroomError(
+        'E_AUDIT_WRITE_FAILED',
+        'the audit entry could not be written; nothing was changed',
+        { cause },
+      );
     }
   }
 }

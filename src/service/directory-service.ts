@@ -42,9 +42,13 @@ export interface GroupView {
 
 export function checkName(name: unknown, parameter: string): string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new StrongroomError('E_VALIDATION', `${parameter} must be 1-64 characters of letters, digits, _ . @ -`, {
-      details: { parameter },
-    });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      `${parameter} must be 1-64 characters of letters, digits, _ . @ -`,
+      {
+        details: { parameter },
+      },
+    );
   }
   return name;
 }
@@ -53,12 +57,23 @@ export function checkName(name: unknown, parameter: string): string {
 export function newKeyRow(tenant: string, userId: string, input: PublicKeyInput, at: string): UserKeyRow {
   const key = parsePublicKey(input.alg, input.publicKey);
   const id = keyIdOf(key.export({ format: 'der', type: 'spki' }));
-  return { id, tenant_id: tenant, user_id: userId, alg: input.alg, public_key: input.publicKey, status: 'active', created_at: at, revoked_at: null };
+  return {
+    id,
+    tenant_id: tenant,
+    user_id: userId,
+    alg: input.alg,
+    public_key: input.publicKey,
+    status: 'active',
+    created_at: at,
+    revoked_at: null,
+  };
 }
 
 export async function insertKeyOrConflict(q: Queryable, row: UserKeyRow): Promise<void> {
   if (await directoryRepository.getKey(q, row.id)) {
-    throw new StrongroomError('E_CONFLICT', 'this public key is already registered', { details: { keyId: row.id } });
+    throw new StrongroomError('E_CONFLICT', 'this public key is already registered', {
+      details: { keyId: row.id },
+    });
   }
   await directoryRepository.insertKey(q, row);
 }
@@ -76,7 +91,14 @@ function notFound(what: string): StrongroomError {
 }
 
 function keyView(k: UserKeyRow): KeyView {
-  return { id: k.id, alg: k.alg, publicKey: k.public_key, status: k.status, createdAt: k.created_at, revokedAt: k.revoked_at };
+  return {
+    id: k.id,
+    alg: k.alg,
+    publicKey: k.public_key,
+    status: k.status,
+    createdAt: k.created_at,
+    revokedAt: k.revoked_at,
+  };
 }
 
 export async function userView(q: Queryable, u: UserRow): Promise<UserView> {
@@ -84,13 +106,26 @@ export async function userView(q: Queryable, u: UserRow): Promise<UserView> {
     directoryRepository.listKeys(q, u.tenant_id, u.id),
     directoryRepository.groupNamesOfUser(q, u.tenant_id, u.id),
   ]);
-  return { id: u.id, name: u.name, kind: u.kind, status: u.status, createdAt: u.created_at, keys: keys.map(keyView), groups };
+  return {
+    id: u.id,
+    name: u.name,
+    kind: u.kind,
+    status: u.status,
+    createdAt: u.created_at,
+    keys: keys.map(keyView),
+    groups,
+  };
 }
 
 async function groupView(q: Queryable, tenant: string, id: string): Promise<GroupView> {
   const g = await directoryRepository.getGroup(q, tenant, id);
   if (!g) throw notFound('group');
-  return { id: g.id, name: g.name, createdAt: g.created_at, members: await directoryRepository.listMembers(q, tenant, id) };
+  return {
+    id: g.id,
+    name: g.name,
+    createdAt: g.created_at,
+    members: await directoryRepository.listMembers(q, tenant, id),
+  };
 }
 
 export function createDirectoryService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date }) {
@@ -117,25 +152,46 @@ export function createDirectoryService(deps: { writer: AuditedWriter; db: Querya
           await requireAdmin(trx, p);
           const name = checkName(input.name, 'name');
           const iso = at.toISOString();
-          const user: UserRow = { id: newId('usr'), tenant_id: p.tenant, name, kind: input.kind, status: 'active', created_at: iso };
+          const user: UserRow = {
+            id: newId('usr'),
+            tenant_id: p.tenant,
+            name,
+            kind: input.kind,
+            status: 'active',
+            created_at: iso,
+          };
           if (await directoryRepository.getUserByName(trx, p.tenant, name)) {
-            throw new StrongroomError('E_CONFLICT', `a user named "${name}" exists`, { details: { parameter: 'name' } });
+            throw new StrongroomError('E_CONFLICT', `a user named "${name}" exists`, {
+              details: { parameter: 'name' },
+            });
           }
           const keys = input.keys.map((k) => newKeyRow(p.tenant, user.id, k, iso));
           await directoryRepository.insertUser(trx, user);
           for (const k of keys) await insertKeyOrConflict(trx, k);
           for (const gName of input.groups ?? []) {
             const g = await directoryRepository.getGroupByName(trx, p.tenant, gName);
-            if (!g) throw new StrongroomError('E_VALIDATION', `no group named "${gName}"`, { details: { parameter: 'groups' } });
+            if (!g)
+              throw new StrongroomError('E_VALIDATION', `no group named "${gName}"`, {
+                details: { parameter: 'groups' },
+              });
             await directoryRepository.addMember(trx, p.tenant, g.id, user.id, iso);
           }
           const view = await userView(trx, user);
-          return { value: { status: 201, body: view }, payloadDigest: digestOf(view), events: [{ topic: 'user.created', payload: { id: user.id } }] };
+          return {
+            value: { status: 201, body: view },
+            payloadDigest: digestOf(view),
+            events: [{ topic: 'user.created', payload: { id: user.id } }],
+          };
         },
       });
     },
 
-    addKey(p: Principal, userId: string, input: PublicKeyInput, idempotencyKey: string): Promise<Reply<KeyView>> {
+    addKey(
+      p: Principal,
+      userId: string,
+      input: PublicKeyInput,
+      idempotencyKey: string,
+    ): Promise<Reply<KeyView>> {
       return write<KeyView>({
         principal: p,
         action: 'user.key.add',
@@ -179,10 +235,17 @@ export function createDirectoryService(deps: { writer: AuditedWriter; db: Querya
           await requireAdmin(trx, p);
           const name = checkName(input.name, 'name');
           if (await directoryRepository.getGroupByName(trx, p.tenant, name)) {
-            throw new StrongroomError('E_CONFLICT', `a group named "${name}" exists`, { details: { parameter: 'name' } });
+            throw new StrongroomError('E_CONFLICT', `a group named "${name}" exists`, {
+              details: { parameter: 'name' },
+            });
           }
           const id = newId('grp');
-          await directoryRepository.insertGroup(trx, { id, tenant_id: p.tenant, name, created_at: at.toISOString() });
+          await directoryRepository.insertGroup(trx, {
+            id,
+            tenant_id: p.tenant,
+            name,
+            created_at: at.toISOString(),
+          });
           const view = await groupView(trx, p.tenant, id);
           return { value: { status: 201, body: view }, payloadDigest: digestOf(view) };
         },
@@ -201,7 +264,10 @@ export function createDirectoryService(deps: { writer: AuditedWriter; db: Querya
             throw new StrongroomError('E_CONFLICT', 'already a member');
           }
           const view = await groupView(trx, p.tenant, groupId);
-          return { value: { status: 200, body: view }, payloadDigest: digestOf({ groupId, userId, op: 'add' }) };
+          return {
+            value: { status: 200, body: view },
+            payloadDigest: digestOf({ groupId, userId, op: 'add' }),
+          };
         },
       });
     },
@@ -213,14 +279,18 @@ export function createDirectoryService(deps: { writer: AuditedWriter; db: Querya
         run: async (trx) => {
           const g = await groupView(trx, p.tenant, groupId);
           await requireAdmin(trx, p);
-          if (!(await directoryRepository.removeMember(trx, p.tenant, groupId, userId))) throw notFound('member');
+          if (!(await directoryRepository.removeMember(trx, p.tenant, groupId, userId)))
+            throw notFound('member');
           if (g.name === ADMIN_GROUP && g.members.length <= 1) {
             throw new StrongroomError('E_QUORUM_UNSATISFIABLE', 'the last admin cannot be removed', {
               details: { group: ADMIN_GROUP },
             });
           }
           const view = await groupView(trx, p.tenant, groupId);
-          return { value: { status: 200, body: view }, payloadDigest: digestOf({ groupId, userId, op: 'remove' }) };
+          return {
+            value: { status: 200, body: view },
+            payloadDigest: digestOf({ groupId, userId, op: 'remove' }),
+          };
         },
       });
     },

@@ -31,13 +31,19 @@ export function createKeyDirectory(db: Queryable, opts: { ttlMs?: number; now?: 
         const row = await directoryRepository.getKey(db, keyId);
         if (!row || !isKeyAlgorithm(row.alg)) return undefined;
         const known: KnownKey = {
-          keyId, alg: row.alg, key: parsed.get(row.alg, row.public_key), tenant: row.tenant_id, userId: row.user_id, status: row.status,
+          keyId,
+          alg: row.alg,
+          key: parsed.get(row.alg, row.public_key),
+          tenant: row.tenant_id,
+          userId: row.user_id,
+          status: row.status,
         };
         e = { known, until: clock() + ttl };
         if (entries.size > 50_000) entries.clear();
         entries.set(keyId, e);
       }
-      if (e.known.status !== 'active') throw new StrongroomError('E_KEY_REVOKED', 'this key has been revoked');
+      if (e.known.status !== 'active')
+        throw new StrongroomError('E_KEY_REVOKED', 'this key has been revoked');
       return e.known;
     },
     /** Drops a cached entry (after a local revocation). */

@@ -63,9 +63,17 @@ export function transferPayload(input: TransferInput): Record<string, unknown> {
   const asset = assetInfo(input.asset);
   const amount = parseAmount(input.amount, asset.decimals);
   if (amount === 0n) {
-    throw new StrongroomError('E_AMOUNT_INVALID', 'amount must be greater than zero', { details: { field: 'amount' } });
+    throw new StrongroomError('E_AMOUNT_INVALID', 'amount must be greater than zero', {
+      details: { field: 'amount' },
+    });
   }
-  const payload: Record<string, unknown> = { asset: asset.symbol, chain: asset.chain, amount: amount.toString(), from: input.from, to: input.to };
+  const payload: Record<string, unknown> = {
+    asset: asset.symbol,
+    chain: asset.chain,
+    amount: amount.toString(),
+    from: input.from,
+    to: input.to,
+  };
   if (input.note !== undefined) payload.note = input.note;
   return payload;
 }
@@ -77,9 +85,13 @@ export function createRequestsService(deps: { writer: AuditedWriter; db: Queryab
       const payload = transferPayload(input);
       const expiresIn = input.expiresInSeconds ?? DEFAULT_EXPIRY_S;
       if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > MAX_EXPIRY_S) {
-        throw new StrongroomError('E_VALIDATION', `expiresInSeconds must be an integer from 60 to ${MAX_EXPIRY_S}`, {
-          details: { parameter: 'expiresInSeconds' },
-        });
+        throw new StrongroomError(
+          'E_VALIDATION',
+          `expiresInSeconds must be an integer from 60 to ${MAX_EXPIRY_S}`,
+          {
+            details: { parameter: 'expiresInSeconds' },
+          },
+        );
       }
       const sig = p.signature!;
       return signedWrite<RequestView>(
@@ -93,20 +105,43 @@ export function createRequestsService(deps: { writer: AuditedWriter; db: Queryab
             const expiresAt = new Date(at.getTime() + expiresIn * 1000).toISOString();
             // DESIGN.md "Request digest".
             const digest = digestOf({
-              tenant: p.tenant, type: input.type, payload, initiator: p.userId, keyId: p.keyId, idempotencyKey, createdAt, expiresAt,
+              tenant: p.tenant,
+              type: input.type,
+              payload,
+              initiator: p.userId,
+              keyId: p.keyId,
+              idempotencyKey,
+              createdAt,
+              expiresAt,
             });
             const row: RequestRow = {
-              id: newId('req'), tenant_id: p.tenant, type: input.type, status: 'submitted', initiator_user_id: p.userId,
-              key_id: p.keyId, payload: JSON.stringify(payload), digest, idempotency_key: idempotencyKey,
+              id: newId('req'),
+              tenant_id: p.tenant,
+              type: input.type,
+              status: 'submitted',
+              initiator_user_id: p.userId,
+              key_id: p.keyId,
+              payload: JSON.stringify(payload),
+              digest,
+              idempotency_key: idempotencyKey,
               evidence: JSON.stringify({
-                method: sig.method, targetUri: sig.targetUri, signatureInput: sig.signatureInput, signature: sig.signature,
-                contentDigest: sig.contentDigest, body: sig.body,
+                method: sig.method,
+                targetUri: sig.targetUri,
+                signatureInput: sig.signatureInput,
+                signature: sig.signature,
+                contentDigest: sig.contentDigest,
+                body: sig.body,
               }),
-              created_at: createdAt, expires_at: expiresAt,
+              created_at: createdAt,
+              expires_at: expiresAt,
             };
             await requestsRepository.insert(trx, row);
             const v = view(row);
-            return { value: { status: 201, body: v }, payloadDigest: digest, events: [{ topic: 'request.submitted', payload: { id: row.id, digest } }] };
+            return {
+              value: { status: 201, body: v },
+              payloadDigest: digest,
+              events: [{ topic: 'request.submitted', payload: { id: row.id, digest } }],
+            };
           },
         },
         now,
@@ -118,7 +153,10 @@ export function createRequestsService(deps: { writer: AuditedWriter; db: Queryab
       return view(r);
     },
     async list(p: Principal, opts: { limit?: number; before?: string }): Promise<RequestView[]> {
-      const rows = await requestsRepository.list(db, p.tenant, { limit: Math.min(opts.limit ?? 50, 500), before: opts.before });
+      const rows = await requestsRepository.list(db, p.tenant, {
+        limit: Math.min(opts.limit ?? 50, 500),
+        before: opts.before,
+      });
       return rows.map(view);
     },
   };

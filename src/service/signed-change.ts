@@ -21,9 +21,14 @@ export interface SignedWrite<T> {
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_.:-]{8,128}$/;
 
-export async function signedWrite<T>(writer: AuditedWriter, w: SignedWrite<T>, now: () => Date): Promise<Reply<T>> {
+export async function signedWrite<T>(
+  writer: AuditedWriter,
+  w: SignedWrite<T>,
+  now: () => Date,
+): Promise<Reply<T>> {
   const sig = w.principal.signature;
-  if (!sig) throw new StrongroomError('E_SIGNATURE_MISSING', 'state-changing calls must be signed by their author');
+  if (!sig)
+    throw new StrongroomError('E_SIGNATURE_MISSING', 'state-changing calls must be signed by their author');
   if (w.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(w.idempotencyKey)) {
     throw new StrongroomError('E_VALIDATION', 'Idempotency-Key must be 8-128 characters of [A-Za-z0-9_.:-]', {
       details: { parameter: 'Idempotency-Key' },
@@ -38,23 +43,45 @@ export async function signedWrite<T>(writer: AuditedWriter, w: SignedWrite<T>, n
     action: w.action,
     requestDigest,
     run: async (trx) => {
-      if (!(await authRepository.useNonceIfKeyActive(trx, w.principal.tenant, w.principal.keyId, sig.nonce, sig.created))) {
+      if (
+        !(await authRepository.useNonceIfKeyActive(
+          trx,
+          w.principal.tenant,
+          w.principal.keyId,
+          sig.nonce,
+          sig.created,
+        ))
+      ) {
         const key = await directoryRepository.getKey(trx, w.principal.keyId);
-        if (!key || key.tenant_id !== w.principal.tenant) throw new StrongroomError('E_KEY_UNKNOWN', 'unknown key');
+        if (!key || key.tenant_id !== w.principal.tenant)
+          throw new StrongroomError('E_KEY_UNKNOWN', 'unknown key');
         if (key.status !== 'active') throw new StrongroomError('E_KEY_REVOKED', 'this key has been revoked');
         throw new StrongroomError('E_NONCE_REPLAYED', 'this signed request was already used', {
           hints: ['sign every request with a fresh nonce'],
         });
       }
       if (w.idempotencyKey !== undefined) {
-        const prior = await authRepository.getIdempotency(trx, w.principal.tenant, w.principal.userId, w.idempotencyKey);
+        const prior = await authRepository.getIdempotency(
+          trx,
+          w.principal.tenant,
+          w.principal.userId,
+          w.idempotencyKey,
+        );
         if (prior) {
           if (prior.request_hash !== bodyHash) {
-            throw new StrongroomError('E_IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body', {
-              details: { idempotencyKey: w.idempotencyKey },
-            });
+            throw new StrongroomError(
+              'E_IDEMPOTENCY_CONFLICT',
+              'this Idempotency-Key was used with a different body',
+              {
+                details: { idempotencyKey: w.idempotencyKey },
+              },
+            );
           }
-          return { value: { status: prior.status_code, body: JSON.parse(prior.response_body) as T }, payloadDigest: null, noop: true };
+          return {
+            value: { status: prior.status_code, body: JSON.parse(prior.response_body) as T },
+            payloadDigest: null,
+            noop: true,
+          };
         }
       }
       const at = now();

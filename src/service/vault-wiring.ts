@@ -17,7 +17,13 @@ import type { AuditedWriter } from './audited-writer.ts';
 
 export type VaultConfig =
   | { placement: 'local'; seal: 'shamir'; network?: BitcoinNetworkName; scrypt?: { N: number } }
-  | { placement: 'local'; seal: 'pkcs11'; modulePath: string; tokenLabel: (tenant: string) => string; network?: BitcoinNetworkName }
+  | {
+      placement: 'local';
+      seal: 'pkcs11';
+      modulePath: string;
+      tokenLabel: (tenant: string) => string;
+      network?: BitcoinNetworkName;
+    }
   | { placement: 'remote'; socketPath: string };
 
 /** Vault actions (`vault.unseal`, …) land in the tenant's audit chain; if that fails, the vault does not act. */
@@ -35,12 +41,21 @@ export function vaultAuditSink(writer: AuditedWriter): VaultAuditSink {
   };
 }
 
-export async function openVault(config: VaultConfig, database: Database, writer: AuditedWriter): Promise<Vault> {
+export async function openVault(
+  config: VaultConfig,
+  database: Database,
+  writer: AuditedWriter,
+): Promise<Vault> {
   if (config.placement === 'remote') return connectVault({ socketPath: config.socketPath });
   const seals =
     config.seal === 'pkcs11'
-      ? pkcs11Driver({ tokenFor: (tenant) => ({ modulePath: config.modulePath, tokenLabel: config.tokenLabel(tenant) }) })
-      : shamirDriver({ storage: sealBlobRepository(database), ...(config.scrypt ? { scrypt: config.scrypt } : {}) });
+      ? pkcs11Driver({
+          tokenFor: (tenant) => ({ modulePath: config.modulePath, tokenLabel: config.tokenLabel(tenant) }),
+        })
+      : shamirDriver({
+          storage: sealBlobRepository(database),
+          ...(config.scrypt ? { scrypt: config.scrypt } : {}),
+        });
   return new LocalVault({
     storage: vaultRepository(database),
     audit: vaultAuditSink(writer),
@@ -53,7 +68,11 @@ export async function openVault(config: VaultConfig, database: Database, writer:
  * Who signs a tenant's audit checkpoints: the vault's audit key once the tenant's key ceremony has run;
  * before that, the interim server key. `undefined` while the vault is sealed: no checkpoint is signed then.
  */
-export async function checkpointSignerFor(vault: Vault, tenant: string, interim: CheckpointSigner): Promise<CheckpointSigner | undefined> {
+export async function checkpointSignerFor(
+  vault: Vault,
+  tenant: string,
+  interim: CheckpointSigner,
+): Promise<CheckpointSigner | undefined> {
   let pub: Awaited<ReturnType<Vault['auditPublicKey']>>;
   try {
     pub = await vault.auditPublicKey(tenant);
@@ -63,5 +82,9 @@ export async function checkpointSignerFor(vault: Vault, tenant: string, interim:
   }
   const state = (await vault.status(tenant)).state;
   if (state !== 'unsealed') return undefined;
-  return { keyId: pub.keyId, publicKeyRaw: () => pub.publicKey, sign: (bytes) => vault.signAuditCheckpoint(tenant, bytes) };
+  return {
+    keyId: pub.keyId,
+    publicKeyRaw: () => pub.publicKey,
+    sign: (bytes) => vault.signAuditCheckpoint(tenant, bytes),
+  };
 }

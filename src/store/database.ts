@@ -9,8 +9,7 @@ import type { StoreSchema } from './schema.ts';
 export type Dialect = 'sqlite' | 'postgres';
 
 export type DatabaseConfig =
-  | { dialect: 'sqlite'; path: string }
-  | { dialect: 'postgres'; url: string; poolSize?: number };
+  { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string; poolSize?: number };
 
 export interface Database {
   readonly dialect: Dialect;
@@ -22,8 +21,12 @@ export interface Database {
  * Opens the store and applies pending migrations. SQLite runs in WAL mode with synchronous FULL (a commit is
  * durable when it returns); PostgreSQL through a `pg` pool.
  */
-export async function openDatabase(config: DatabaseConfig, options: { migrate?: boolean } = {}): Promise<Database> {
-  const db = config.dialect === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, config.poolSize);
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: { migrate?: boolean } = {},
+): Promise<Database> {
+  const db =
+    config.dialect === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, config.poolSize);
   if (options.migrate !== false) await migrateToLatest(db as Kysely<any>, config.dialect);
   return { dialect: config.dialect, db, close: () => db.destroy() };
 }

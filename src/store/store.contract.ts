@@ -25,20 +25,37 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
     beforeAll(async () => {
       h = await open();
       const db = h.database.db;
-      for (const t of ['ten_a', 'ten_b']) await directoryRepository.insertTenant(db, { id: t, name: t, created_at: at });
+      for (const t of ['ten_a', 'ten_b'])
+        await directoryRepository.insertTenant(db, { id: t, name: t, created_at: at });
     });
     afterAll(async () => h?.dispose());
 
     it('stores users, keys and groups per tenant', async () => {
       const db = h.database.db;
       await directoryRepository.insertUser(db, {
-        id: 'usr_1', tenant_id: 'ten_a', name: 'alice', kind: 'person', status: 'active', created_at: at,
+        id: 'usr_1',
+        tenant_id: 'ten_a',
+        name: 'alice',
+        kind: 'person',
+        status: 'active',
+        created_at: at,
       });
       await directoryRepository.insertKey(db, {
-        id: 'k_1', tenant_id: 'ten_a', user_id: 'usr_1', alg: 'ed25519', public_key: 'AAAA', status: 'active',
-        created_at: at, revoked_at: null,
+        id: 'k_1',
+        tenant_id: 'ten_a',
+        user_id: 'usr_1',
+        alg: 'ed25519',
+        public_key: 'AAAA',
+        status: 'active',
+        created_at: at,
+        revoked_at: null,
       });
-      await directoryRepository.insertGroup(db, { id: 'grp_1', tenant_id: 'ten_a', name: 'admins', created_at: at });
+      await directoryRepository.insertGroup(db, {
+        id: 'grp_1',
+        tenant_id: 'ten_a',
+        name: 'admins',
+        created_at: at,
+      });
       expect(await directoryRepository.addMember(db, 'ten_a', 'grp_1', 'usr_1', at)).toBe(true);
       expect(await directoryRepository.addMember(db, 'ten_a', 'grp_1', 'usr_1', at)).toBe(false);
       expect(await directoryRepository.groupNamesOfUser(db, 'ten_a', 'usr_1')).toEqual(['admins']);
@@ -54,7 +71,14 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
 
     it('refuses a duplicate user name within a tenant but not across tenants', async () => {
       const db = h.database.db;
-      const row = { id: 'usr_2', tenant_id: 'ten_a', name: 'alice', kind: 'person' as const, status: 'active' as const, created_at: at };
+      const row = {
+        id: 'usr_2',
+        tenant_id: 'ten_a',
+        name: 'alice',
+        kind: 'person' as const,
+        status: 'active' as const,
+        created_at: at,
+      };
       await expect(directoryRepository.insertUser(db, row)).rejects.toThrow();
       await directoryRepository.insertUser(db, { ...row, tenant_id: 'ten_b' });
     });
@@ -78,7 +102,13 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
     it('keeps idempotency records and one-time challenges', async () => {
       const db = h.database.db;
       await authRepository.insertIdempotency(db, {
-        tenant_id: 'ten_a', user_id: 'usr_1', idem_key: 'i1', request_hash: 'h', status_code: 201, response_body: '{}', created_at: at,
+        tenant_id: 'ten_a',
+        user_id: 'usr_1',
+        idem_key: 'i1',
+        request_hash: 'h',
+        status_code: 201,
+        response_body: '{}',
+        created_at: at,
       });
       expect((await authRepository.getIdempotency(db, 'ten_a', 'usr_1', 'i1'))?.status_code).toBe(201);
       expect(await authRepository.getIdempotency(db, 'ten_b', 'usr_1', 'i1')).toBeUndefined();
@@ -93,20 +123,42 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
       const db = h.database.db;
       for (const id of ['req_1', 'req_2', 'req_3']) {
         await requestsRepository.insert(db, {
-          id, tenant_id: 'ten_a', type: 'transfer', status: 'submitted', initiator_user_id: 'usr_1', key_id: 'k_1',
-          payload: '{}', digest: 'sha256:00', idempotency_key: id, evidence: '{}', created_at: at, expires_at: null,
+          id,
+          tenant_id: 'ten_a',
+          type: 'transfer',
+          status: 'submitted',
+          initiator_user_id: 'usr_1',
+          key_id: 'k_1',
+          payload: '{}',
+          digest: 'sha256:00',
+          idempotency_key: id,
+          evidence: '{}',
+          created_at: at,
+          expires_at: null,
         });
       }
-      expect((await requestsRepository.list(db, 'ten_a', { limit: 2 })).map((r) => r.id)).toEqual(['req_3', 'req_2']);
-      expect((await requestsRepository.list(db, 'ten_a', { limit: 5, before: 'req_2' })).map((r) => r.id)).toEqual(['req_1']);
+      expect((await requestsRepository.list(db, 'ten_a', { limit: 2 })).map((r) => r.id)).toEqual([
+        'req_3',
+        'req_2',
+      ]);
+      expect(
+        (await requestsRepository.list(db, 'ten_a', { limit: 5, before: 'req_2' })).map((r) => r.id),
+      ).toEqual(['req_1']);
       expect(await requestsRepository.get(db, 'ten_b', 'req_1')).toBeUndefined();
     });
 
     it('appends audit entries, pages through them in order, keeps the head and checkpoints', async () => {
       const db = h.database.db;
       const rows = Array.from({ length: 1203 }, (_, i) => ({
-        tenant_id: 'ten_a', seq: i + 1, at, actor: 'k_1', action: 'x', request_digest: null, payload_digest: null,
-        prev_hash: `p${i}`, hash: `h${i + 1}`,
+        tenant_id: 'ten_a',
+        seq: i + 1,
+        at,
+        actor: 'k_1',
+        action: 'x',
+        request_digest: null,
+        payload_digest: null,
+        prev_hash: `p${i}`,
+        hash: `h${i + 1}`,
       }));
       await db.transaction().execute(async (trx) => {
         await auditRepository.insertEntries(trx, rows);
@@ -116,9 +168,19 @@ export function storeContract(name: string, open: () => Promise<StoreHandle>): v
       const seen: number[] = [];
       for await (const r of auditRepository.iterate(db, 'ten_a', { pageSize: 500 })) seen.push(r.seq);
       expect(seen).toEqual(rows.map((r) => r.seq));
-      expect(await auditRepository.lockHead(db, h.database.dialect, 'ten_a')).toEqual({ seq: 1203, hash: 'h1203' });
+      expect(await auditRepository.lockHead(db, h.database.dialect, 'ten_a')).toEqual({
+        seq: 1203,
+        hash: 'h1203',
+      });
       await expect(auditRepository.insertEntries(db, [rows[0]!])).rejects.toThrow();
-      await auditRepository.insertCheckpoint(db, { tenant_id: 'ten_a', seq: 1203, head_hash: 'h1203', at, key_id: 'a', signature: 's' });
+      await auditRepository.insertCheckpoint(db, {
+        tenant_id: 'ten_a',
+        seq: 1203,
+        head_hash: 'h1203',
+        at,
+        key_id: 'a',
+        signature: 's',
+      });
       expect((await auditRepository.listCheckpoints(db, 'ten_a')).map((c) => Number(c.seq))).toEqual([1203]);
     });
 

@@ -32,7 +32,11 @@ export function auditKeyId(publicKey: Uint8Array): string {
 }
 
 /** Signs `message` and checks the secret still matches the recorded public key (a swapped row fails). */
-export function signWithAuditKey(secretKey: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
+export function signWithAuditKey(
+  secretKey: Uint8Array,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+): Uint8Array {
   const actual = ed25519.getPublicKey(secretKey);
   if (actual.length !== publicKey.length || !actual.every((b, i) => b === publicKey[i])) {
     throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the audit key does not match its recorded public key');

@@ -28,7 +28,9 @@ describe('bytes', () => {
   });
 
   it('refuses malformed hex and base64 naming the parameter', () => {
-    expect(() => fromHex('abc', 'seed')).toThrow(expect.objectContaining({ code: 'E_VALIDATION', details: { parameter: 'seed' } }));
+    expect(() => fromHex('abc', 'seed')).toThrow(
+      expect.objectContaining({ code: 'E_VALIDATION', details: { parameter: 'seed' } }),
+    );
     expect(() => fromHex('zz')).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
     expect(() => fromBase64('AAGr/w')).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
     expect(() => fromBase64('AA Gr/w==')).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));

@@ -64,7 +64,10 @@ export function fromBase64(text: string, parameter = 'base64'): Uint8Array {
     if (typeof text !== 'string') throw new TypeError('not a string');
     return base64.decode(text);
   } catch (cause) {
-    throw new StrongroomError('E_VALIDATION', `${parameter} must be padded base64`, { details: { parameter }, cause });
+    throw new StrongroomError('E_VALIDATION', `${parameter} must be padded base64`, {
+      details: { parameter },
+      cause,
+    });
   }
 }
 

@@ -58,9 +58,13 @@ export async function buildExportFile(p: BuildExportFileParameters): Promise<Exp
         const secret = await openCryptogram(p.seal, walletBinding(p.tenant, row.walletId), row.cryptogram);
         try {
           if (fingerprintOfSecret(secret) !== row.fingerprint) {
-            throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'a wallet does not match its recorded fingerprint', {
-              details: { walletId: row.walletId },
-            });
+            throw new StrongroomError(
+              'E_CRYPTOGRAM_INVALID',
+              'a wallet does not match its recorded fingerprint',
+              {
+                details: { walletId: row.walletId },
+              },
+            );
           }
           const sealed = gcmEncrypt(key, secret, exportEntryAad(p.tenant, row.walletId, row.fingerprint));
           wallets.push({
@@ -88,7 +92,11 @@ export async function buildExportFile(p: BuildExportFileParameters): Promise<Exp
       wallets,
     };
     const bodyBytes = utf8(canonicalize(body));
-    const auditSecret = await openCryptogram(p.seal, auditKeyBinding(p.tenant, p.auditKey.keyId), p.auditKey.cryptogram);
+    const auditSecret = await openCryptogram(
+      p.seal,
+      auditKeyBinding(p.tenant, p.auditKey.keyId),
+      p.auditKey.cryptogram,
+    );
     let signature: Uint8Array;
     try {
       signature = signWithAuditKey(auditSecret, p.auditKey.publicKey, bodyBytes);
@@ -135,11 +143,17 @@ function wrapExportKey(recipient: KeyObject, exportKey: Uint8Array): Record<stri
   const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
   const ephemeralSpki = new Uint8Array(ephemeral.publicKey.export({ format: 'der', type: 'spki' }));
   const recipientSpki = new Uint8Array(recipient.export({ format: 'der', type: 'spki' }));
-  const kek = new Uint8Array(hkdfSync('sha256', shared, concatBytes(ephemeralSpki, recipientSpki), EXPORT_HKDF_INFO, 32));
+  const kek = new Uint8Array(
+    hkdfSync('sha256', shared, concatBytes(ephemeralSpki, recipientSpki), EXPORT_HKDF_INFO, 32),
+  );
   shared.fill(0);
   try {
     const wrapped = gcmEncrypt(gcmKey(kek), exportKey, utf8(EXPORT_FORMAT));
-    return { alg: 'ECDH-X25519+HKDF-SHA256+A256GCM', ephemeralPublicKey: toBase64(ephemeralSpki), wrappedKey: toBase64(wrapped) };
+    return {
+      alg: 'ECDH-X25519+HKDF-SHA256+A256GCM',
+      ephemeralPublicKey: toBase64(ephemeralSpki),
+      wrappedKey: toBase64(wrapped),
+    };
   } finally {
     wipe(kek);
   }

@@ -50,7 +50,11 @@ export function pkcs11Driver(options: Pkcs11DriverOptions): SealDriver {
         zeroize: (p) => seal.zeroize(p.pin === undefined ? {} : { pin: p.pin }),
         async restore(p) {
           if (p.mechanism !== 'pkcs11') throw wrongMechanism('pkcs11', p.mechanism);
-          await seal.restore({ pin: p.pin, components: p.components, ...(p.version ? { version: p.version } : {}) });
+          await seal.restore({
+            pin: p.pin,
+            components: p.components,
+            ...(p.version ? { version: p.version } : {}),
+          });
         },
         async rekey() {
           throw unsupported('pkcs11', 'rekey');
@@ -72,9 +76,13 @@ export function pkcs11Driver(options: Pkcs11DriverOptions): SealDriver {
             combined.fill(0);
           }
           if (kcv !== seal.keyCheckValue()) {
-            throw new StrongroomError('E_QUORUM_INCOMPLETE', 'these key components do not build the current master key', {
-              hints: ['every custodian brings the component of the current key version'],
-            });
+            throw new StrongroomError(
+              'E_QUORUM_INCOMPLETE',
+              'these key components do not build the current master key',
+              {
+                hints: ['every custodian brings the component of the current key version'],
+              },
+            );
           }
         },
         close: () => seal.close(),

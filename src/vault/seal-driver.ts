@@ -48,9 +48,13 @@ export interface SealDriver {
 }
 
 export function wrongMechanism(expected: SealMechanism, got: unknown): StrongroomError {
-  return new StrongroomError('E_VALIDATION', `this tenant's seal is ${expected}; the material given is for ${String(got)}`, {
-    details: { parameter: 'mechanism', expected },
-  });
+  return new StrongroomError(
+    'E_VALIDATION',
+    `this tenant's seal is ${expected}; the material given is for ${String(got)}`,
+    {
+      details: { parameter: 'mechanism', expected },
+    },
+  );
 }
 
 export function unsupported(mechanism: SealMechanism, ceremony: string): StrongroomError {

@@ -28,12 +28,16 @@ const DEC = new TextDecoder('utf-8', { fatal: true });
 function passphraseText(p: Uint8Array | string, parameter: string): string {
   if (typeof p === 'string') return p;
   if (p instanceof Uint8Array) return DEC.decode(p);
-  throw new StrongroomError('E_VALIDATION', `${parameter} must be bytes or a string`, { details: { parameter } });
+  throw new StrongroomError('E_VALIDATION', `${parameter} must be bytes or a string`, {
+    details: { parameter },
+  });
 }
 
 function presented(shares: ShamirSharePresentation[] | undefined): PresentedShare[] {
   if (!Array.isArray(shares)) {
-    throw new StrongroomError('E_SHARES_INSUFFICIENT', 'no shares were presented', { details: { parameter: 'shares' } });
+    throw new StrongroomError('E_SHARES_INSUFFICIENT', 'no shares were presented', {
+      details: { parameter: 'shares' },
+    });
   }
   return shares.map((s, i) => ({
     file: parseShareFile(s?.file),
@@ -42,8 +46,14 @@ function presented(shares: ShamirSharePresentation[] | undefined): PresentedShar
 }
 
 function custodians(list: ShamirCustodian[] | undefined): Custodian[] {
-  if (!Array.isArray(list)) throw new StrongroomError('E_VALIDATION', 'custodians must be a list', { details: { parameter: 'custodians' } });
-  return list.map((c, i) => ({ id: c?.name, passphrase: passphraseText(c?.passphrase, `custodians[${i}].passphrase`) }));
+  if (!Array.isArray(list))
+    throw new StrongroomError('E_VALIDATION', 'custodians must be a list', {
+      details: { parameter: 'custodians' },
+    });
+  return list.map((c, i) => ({
+    id: c?.name,
+    passphrase: passphraseText(c?.passphrase, `custodians[${i}].passphrase`),
+  }));
 }
 
 function issued(files: ShareFile[]): IssuedShareFile[] {
@@ -67,10 +77,18 @@ export function shamirDriver(options: ShamirDriverOptions): SealDriver {
         async initialize(p) {
           if (p.mechanism !== 'shamir') throw wrongMechanism('shamir', p.mechanism);
           const people = custodians(p.custodians);
-          const r = await ShamirSeal.initialize({ tenant, storage, custodians: people, threshold: p.threshold, ...cost });
+          const r = await ShamirSeal.initialize({
+            tenant,
+            storage,
+            custodians: people,
+            threshold: p.threshold,
+            ...cost,
+          });
           await seal.close();
           seal = r.seal;
-          const quorum = r.shareFiles.slice(0, p.threshold).map((file, i) => ({ file, passphrase: people[i]!.passphrase }));
+          const quorum = r.shareFiles
+            .slice(0, p.threshold)
+            .map((file, i) => ({ file, passphrase: people[i]!.passphrase }));
           await seal.unseal(quorum);
           return { shareFiles: issued(r.shareFiles), fingerprint: r.shareFiles[0]?.fingerprint ?? '' };
         },

@@ -12,7 +12,14 @@ import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { StrongroomError } from '../domain/errors.ts';
 import type { Vault } from './vault.ts';
-import { VAULT_METHODS, decodeWire, encodeWire, errorToWire, lineSplitter, type VaultMethod } from './wire.ts';
+import {
+  VAULT_METHODS,
+  decodeWire,
+  encodeWire,
+  errorToWire,
+  lineSplitter,
+  type VaultMethod,
+} from './wire.ts';
 
 export interface VaultServer {
   readonly socketPath: string;
@@ -26,11 +33,17 @@ export interface StartVaultServerParameters {
   onError?: (method: string, code: string) => void;
 }
 
-export async function startVaultServer({ socketPath, vault, onError }: StartVaultServerParameters): Promise<VaultServer> {
+export async function startVaultServer({
+  socketPath,
+  vault,
+  onError,
+}: StartVaultServerParameters): Promise<VaultServer> {
   if (existsSync(socketPath)) {
     // Only ever replace a stale socket, never a regular file someone pointed us at.
     if (!lstatSync(socketPath).isSocket()) {
-      throw new StrongroomError('E_VALIDATION', 'socketPath exists and is not a socket', { details: { parameter: 'socketPath' } });
+      throw new StrongroomError('E_VALIDATION', 'socketPath exists and is not a socket', {
+        details: { parameter: 'socketPath' },
+      });
     }
     unlinkSync(socketPath);
   }
@@ -47,7 +60,10 @@ export async function startVaultServer({ socketPath, vault, onError }: StartVaul
       lineSplitter(
         (line) => void handle(line, send),
         () => {
-          send({ id: null, error: errorToWire(new StrongroomError('E_BODY_TOO_LARGE', 'request line too long')) });
+          send({
+            id: null,
+            error: errorToWire(new StrongroomError('E_BODY_TOO_LARGE', 'request line too long')),
+          });
           socket.destroy();
         },
       ),

@@ -14,7 +14,13 @@ for (const dialect of DIALECTS) {
     const bob = generateRequestSigner('ecdsa-p256-sha256');
     const carol = generateRequestSigner('ecdsa-secp256k1-sha256');
     let bobId: string;
-    const transfer = { type: 'transfer', asset: 'BTC', amount: '0.015', from: 'wal_treasury', to: 'bcrt1qexampleexampleexample' };
+    const transfer = {
+      type: 'transfer',
+      asset: 'BTC',
+      amount: '0.015',
+      from: 'wal_treasury',
+      to: 'bcrt1qexampleexampleexample',
+    };
 
     beforeAll(async () => {
       t = await startTestApp(dialect);
@@ -23,13 +29,19 @@ for (const dialect of DIALECTS) {
       });
       expect(r.status).toBe(201);
       bobId = r.body.id;
-      const k = await send(t, 'POST', `/v1/users/${bobId}/keys`, { body: { alg: carol.alg, publicKey: carol.publicKeySpki } });
+      const k = await send(t, 'POST', `/v1/users/${bobId}/keys`, {
+        body: { alg: carol.alg, publicKey: carol.publicKeySpki },
+      });
       expect(k.status).toBe(201);
     });
     afterAll(async () => t?.close());
 
     /** Runs `act`, expects a problem with `code` and `status`, and that nothing changed. */
-    async function refusedUnchanged(code: string, status: number, act: () => Promise<{ status: number; body: any }>) {
+    async function refusedUnchanged(
+      code: string,
+      status: number,
+      act: () => Promise<{ status: number; body: any }>,
+    ) {
       const before = await fingerprint(t);
       const len = await auditLength(t);
       const r = await act();
@@ -69,13 +81,20 @@ for (const dialect of DIALECTS) {
 
     it('refuses expired and future-dated requests', async () => {
       const now = Math.floor(Date.now() / 1000);
-      await refusedUnchanged('E_SIGNATURE_EXPIRED', 401, () => send(t, 'POST', '/v1/requests', { body: transfer, created: now - 120 }));
-      await refusedUnchanged('E_SIGNATURE_FUTURE', 401, () => send(t, 'POST', '/v1/requests', { body: transfer, created: now + 120 }));
+      await refusedUnchanged('E_SIGNATURE_EXPIRED', 401, () =>
+        send(t, 'POST', '/v1/requests', { body: transfer, created: now - 120 }),
+      );
+      await refusedUnchanged('E_SIGNATURE_FUTURE', 401, () =>
+        send(t, 'POST', '/v1/requests', { body: transfer, created: now + 120 }),
+      );
     });
 
     it('refuses a tampered body, with or without a recomputed digest', async () => {
       await refusedUnchanged('E_DIGEST_MISMATCH', 401, () =>
-        send(t, 'POST', '/v1/requests', { body: transfer, tamper: (r) => (r.body = r.body.replace('0.015', '9.015')) }),
+        send(t, 'POST', '/v1/requests', {
+          body: transfer,
+          tamper: (r) => (r.body = r.body.replace('0.015', '9.015')),
+        }),
       );
       const { contentDigest } = await import('../../src/api/http-signatures.ts');
       await refusedUnchanged('E_SIGNATURE_INVALID', 401, () =>
@@ -91,7 +110,10 @@ for (const dialect of DIALECTS) {
 
     it('refuses a tampered path', async () => {
       await refusedUnchanged('E_SIGNATURE_INVALID', 401, () =>
-        send(t, 'POST', '/v1/groups', { body: { name: 'traders' }, tamper: (r) => (r.path = '/v1/groups?x=1') }),
+        send(t, 'POST', '/v1/groups', {
+          body: { name: 'traders' },
+          tamper: (r) => (r.path = '/v1/groups?x=1'),
+        }),
       );
       await refusedUnchanged('E_SIGNATURE_INVALID', 401, () =>
         send(t, 'POST', `/v1/users/${bobId}/keys`, {
@@ -103,13 +125,20 @@ for (const dialect of DIALECTS) {
 
     it('refuses an unknown key and an unsigned write', async () => {
       const stranger = generateRequestSigner('ed25519');
-      await refusedUnchanged('E_KEY_UNKNOWN', 401, () => send(t, 'POST', '/v1/requests', { signer: stranger, body: transfer }));
-      await refusedUnchanged('E_SIGNATURE_MISSING', 401, () => send(t, 'POST', '/v1/requests', { unsigned: true, body: transfer }));
+      await refusedUnchanged('E_KEY_UNKNOWN', 401, () =>
+        send(t, 'POST', '/v1/requests', { signer: stranger, body: transfer }),
+      );
+      await refusedUnchanged('E_SIGNATURE_MISSING', 401, () =>
+        send(t, 'POST', '/v1/requests', { unsigned: true, body: transfer }),
+      );
     });
 
     it("refuses another tenant's key exactly like a missing resource", async () => {
       const eve = generateRequestSigner('ed25519');
-      await t.app.createTenant({ tenant: `other-${dialect}`, admins: [{ name: 'eve', alg: eve.alg, publicKey: eve.publicKeySpki }] });
+      await t.app.createTenant({
+        tenant: `other-${dialect}`,
+        admins: [{ name: 'eve', alg: eve.alg, publicKey: eve.publicKeySpki }],
+      });
       const theirs = await send(t, 'GET', `/v1/users/${bobId}`, { signer: eve });
       const missing = await send(t, 'GET', `/v1/users/usr_00000000000000000000000000`, { signer: eve });
       expect(theirs.status).toBe(404);
@@ -125,47 +154,77 @@ for (const dialect of DIALECTS) {
 
     it('refuses a revoked key', async () => {
       const dave = generateRequestSigner('ed25519');
-      const u = await send(t, 'POST', '/v1/users', { body: { name: 'dave', kind: 'service', keys: [{ alg: dave.alg, publicKey: dave.publicKeySpki }] } });
+      const u = await send(t, 'POST', '/v1/users', {
+        body: { name: 'dave', kind: 'service', keys: [{ alg: dave.alg, publicKey: dave.publicKeySpki }] },
+      });
       const keyId = u.body.keys[0].id;
       expect((await send(t, 'POST', '/v1/requests', { signer: dave, body: transfer })).status).toBe(201);
       expect((await send(t, 'POST', `/v1/users/${u.body.id}/keys/${keyId}/revoke`)).status).toBe(200);
-      await refusedUnchanged('E_KEY_REVOKED', 401, () => send(t, 'POST', '/v1/requests', { signer: dave, body: transfer }));
+      await refusedUnchanged('E_KEY_REVOKED', 401, () =>
+        send(t, 'POST', '/v1/requests', { signer: dave, body: transfer }),
+      );
     });
 
     it('refuses a revoked key even when another node still caches it', async () => {
       const erin = generateRequestSigner('ed25519');
-      const u = await send(t, 'POST', '/v1/users', { body: { name: 'erin', kind: 'person', keys: [{ alg: erin.alg, publicKey: erin.publicKeySpki }] } });
+      const u = await send(t, 'POST', '/v1/users', {
+        body: { name: 'erin', kind: 'person', keys: [{ alg: erin.alg, publicKey: erin.publicKeySpki }] },
+      });
       expect((await send(t, 'POST', '/v1/requests', { signer: erin, body: transfer })).status).toBe(201); // now cached
       // Revoked directly in the database, as another API node would: this node's cache is stale.
-      await t.app.database.db.updateTable('user_keys').set({ status: 'revoked', revoked_at: new Date().toISOString() }).where('id', '=', u.body.keys[0].id).execute();
-      await refusedUnchanged('E_KEY_REVOKED', 401, () => send(t, 'POST', '/v1/requests', { signer: erin, body: transfer }));
+      await t.app.database.db
+        .updateTable('user_keys')
+        .set({ status: 'revoked', revoked_at: new Date().toISOString() })
+        .where('id', '=', u.body.keys[0].id)
+        .execute();
+      await refusedUnchanged('E_KEY_REVOKED', 401, () =>
+        send(t, 'POST', '/v1/requests', { signer: erin, body: transfer }),
+      );
     });
 
     it('refuses malformed, oversized, duplicate-key and prototype-polluting JSON', async () => {
-      await refusedUnchanged('E_JSON_MALFORMED', 400, () => send(t, 'POST', '/v1/requests', { raw: '{"type":"transfer",' }));
+      await refusedUnchanged('E_JSON_MALFORMED', 400, () =>
+        send(t, 'POST', '/v1/requests', { raw: '{"type":"transfer",' }),
+      );
       await refusedUnchanged('E_BODY_TOO_LARGE', 413, () =>
         send(t, 'POST', '/v1/requests', { body: { ...transfer, note: 'x'.repeat(100_000) } }),
       );
       await refusedUnchanged('E_JSON_DUPLICATE_KEY', 400, () =>
-        send(t, 'POST', '/v1/requests', { raw: JSON.stringify(transfer).replace('"amount":"0.015"', '"amount":"0.015","amount":"9"') }),
+        send(t, 'POST', '/v1/requests', {
+          raw: JSON.stringify(transfer).replace('"amount":"0.015"', '"amount":"0.015","amount":"9"'),
+        }),
       );
       await refusedUnchanged('E_JSON_FORBIDDEN_KEY', 400, () =>
-        send(t, 'POST', '/v1/requests', { raw: JSON.stringify(transfer).replace('{', '{"__proto__":{"admin":true},') }),
+        send(t, 'POST', '/v1/requests', {
+          raw: JSON.stringify(transfer).replace('{', '{"__proto__":{"admin":true},'),
+        }),
       );
       await refusedUnchanged('E_JSON_FORBIDDEN_KEY', 400, () =>
-        send(t, 'POST', '/v1/requests', { raw: JSON.stringify(transfer).replace('{', '{"constructor":{"prototype":{}},') }),
+        send(t, 'POST', '/v1/requests', {
+          raw: JSON.stringify(transfer).replace('{', '{"constructor":{"prototype":{}},'),
+        }),
       );
-      await refusedUnchanged('E_VALIDATION', 400, () => send(t, 'POST', '/v1/requests', { body: { ...transfer, extra: 1 } }));
+      await refusedUnchanged('E_VALIDATION', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: { ...transfer, extra: 1 } }),
+      );
     });
 
     it('refuses bad amounts', async () => {
       await refusedUnchanged('E_AMOUNT_NOT_STRING', 400, () =>
         send(t, 'POST', '/v1/requests', { raw: JSON.stringify(transfer).replace('"0.015"', '0.015') }),
       );
-      await refusedUnchanged('E_AMOUNT_TOO_PRECISE', 400, () => send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '0.000000001' } }));
-      await refusedUnchanged('E_AMOUNT_NEGATIVE', 400, () => send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '-1' } }));
-      await refusedUnchanged('E_AMOUNT_INVALID', 400, () => send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '1e3' } }));
-      await refusedUnchanged('E_UNKNOWN_ASSET', 400, () => send(t, 'POST', '/v1/requests', { body: { ...transfer, asset: 'DOGE' } }));
+      await refusedUnchanged('E_AMOUNT_TOO_PRECISE', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '0.000000001' } }),
+      );
+      await refusedUnchanged('E_AMOUNT_NEGATIVE', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '-1' } }),
+      );
+      await refusedUnchanged('E_AMOUNT_INVALID', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '1e3' } }),
+      );
+      await refusedUnchanged('E_UNKNOWN_ASSET', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: { ...transfer, asset: 'DOGE' } }),
+      );
     });
 
     it('answers an idempotent repeat the same and refuses another body under the same key', async () => {
@@ -179,7 +238,9 @@ for (const dialect of DIALECTS) {
       await refusedUnchanged('E_IDEMPOTENCY_CONFLICT', 409, () =>
         send(t, 'POST', '/v1/requests', { body: { ...transfer, amount: '0.02' }, idempotencyKey: key }),
       );
-      await refusedUnchanged('E_IDEMPOTENCY_KEY_REQUIRED', 400, () => send(t, 'POST', '/v1/requests', { body: transfer, idempotencyKey: null }));
+      await refusedUnchanged('E_IDEMPOTENCY_KEY_REQUIRED', 400, () =>
+        send(t, 'POST', '/v1/requests', { body: transfer, idempotencyKey: null }),
+      );
     });
 
     it('opens a read session by signing a challenge; the token reads but cannot write', async () => {
@@ -189,19 +250,29 @@ for (const dialect of DIALECTS) {
       expect(s.status).toBe(201);
       const me = await fetch(`${t.baseUrl}/v1/me`, { headers: { authorization: `Bearer ${s.body.token}` } });
       expect(await me.json()).toMatchObject({ userId: bobId });
-      await refusedUnchanged('E_SESSION_INVALID', 401, () => send(t, 'POST', '/v1/sessions', { signer: bob, body: { challenge: c.body.challenge } }));
+      await refusedUnchanged('E_SESSION_INVALID', 401, () =>
+        send(t, 'POST', '/v1/sessions', { signer: bob, body: { challenge: c.body.challenge } }),
+      );
       await refusedUnchanged('E_SIGNATURE_MISSING', 401, () =>
-        send(t, 'POST', '/v1/requests', { unsigned: true, body: transfer, headers: { authorization: `Bearer ${s.body.token}` } }),
+        send(t, 'POST', '/v1/requests', {
+          unsigned: true,
+          body: transfer,
+          headers: { authorization: `Bearer ${s.body.token}` },
+        }),
       );
       const bad = await fetch(`${t.baseUrl}/v1/me`, { headers: { authorization: 'Bearer nope' } });
       expect(bad.status).toBe(401);
     });
 
     it('lets only admins manage the directory, and never removes the last admin', async () => {
-      await refusedUnchanged('E_FORBIDDEN', 403, () => send(t, 'POST', '/v1/groups', { signer: bob, body: { name: 'traders' } }));
+      await refusedUnchanged('E_FORBIDDEN', 403, () =>
+        send(t, 'POST', '/v1/groups', { signer: bob, body: { name: 'traders' } }),
+      );
       const g = await send(t, 'POST', '/v1/groups', { body: { name: 'traders' } });
       expect(g.status).toBe(201);
-      expect((await send(t, 'POST', `/v1/groups/${g.body.id}/members`, { body: { userId: bobId } })).body.members).toEqual([bobId]);
+      expect(
+        (await send(t, 'POST', `/v1/groups/${g.body.id}/members`, { body: { userId: bobId } })).body.members,
+      ).toEqual([bobId]);
       const admins = (await send(t, 'GET', '/v1/groups')).body.find((x: any) => x.name === 'admins');
       await refusedUnchanged('E_QUORUM_UNSATISFIABLE', 409, () =>
         send(t, 'DELETE', `/v1/groups/${admins.id}/members/${t.admin.userId}`),
@@ -211,18 +282,32 @@ for (const dialect of DIALECTS) {
     it('fails closed: a change whose audit entry cannot be written does not happen', async () => {
       const db = t.app.database.db;
       if (dialect === 'sqlite') {
-        await sql`create trigger audit_down before insert on audit_entries begin select raise(abort, 'audit storage unavailable'); end`.execute(db);
+        await sql`create trigger audit_down before insert on audit_entries begin select raise(abort, 'audit storage unavailable'); end`.execute(
+          db,
+        );
       } else {
-        await sql`create function audit_down() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`.execute(db);
-        await sql`create trigger audit_down before insert on audit_entries for each row execute function audit_down()`.execute(db);
+        await sql`create function audit_down() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`.execute(
+          db,
+        );
+        await sql`create trigger audit_down before insert on audit_entries for each row execute function audit_down()`.execute(
+          db,
+        );
       }
       try {
         const r = await refusedUnchanged('E_AUDIT_WRITE_FAILED', 503, () =>
-          send(t, 'POST', '/v1/users', { body: { name: 'mallory', kind: 'person', keys: [{ alg: 'ed25519', publicKey: generateRequestSigner('ed25519').publicKeySpki }] } }),
+          send(t, 'POST', '/v1/users', {
+            body: {
+              name: 'mallory',
+              kind: 'person',
+              keys: [{ alg: 'ed25519', publicKey: generateRequestSigner('ed25519').publicKeySpki }],
+            },
+          }),
         );
         expect(JSON.stringify(r.body)).not.toContain('audit storage unavailable');
       } finally {
-        await sql`drop trigger audit_down${sql.raw(dialect === 'postgres' ? ' on audit_entries' : '')}`.execute(db);
+        await sql`drop trigger audit_down${sql.raw(dialect === 'postgres' ? ' on audit_entries' : '')}`.execute(
+          db,
+        );
       }
       expect((await send(t, 'POST', '/v1/requests', { body: transfer })).status).toBe(201);
     });
@@ -230,7 +315,9 @@ for (const dialect of DIALECTS) {
     it('publishes an OpenAPI 3.1 description and a docs page', async () => {
       const doc = (await (await fetch(`${t.baseUrl}/openapi.json`)).json()) as any;
       expect(doc.openapi).toBe('3.1.0');
-      expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/users', '/v1/requests', '/v1/groups/{id}/members']));
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(['/v1/users', '/v1/requests', '/v1/groups/{id}/members']),
+      );
       expect((await fetch(`${t.baseUrl}/docs`)).status).toBe(200);
     });
 

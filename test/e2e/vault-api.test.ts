@@ -27,12 +27,22 @@ for (const dialect of DIALECTS) {
       const r = await t.app.vault.initialize(t.tenantId, {
         mechanism: 'shamir',
         threshold: 2,
-        custodians: ['carol', 'dan', 'erin'].map((name) => ({ name, passphrase: new TextEncoder().encode(`${name} passphrase`) })),
+        custodians: ['carol', 'dan', 'erin'].map((name) => ({
+          name,
+          passphrase: new TextEncoder().encode(`${name} passphrase`),
+        })),
       });
-      shares = r.shareFiles!.map((f) => ({ file: Buffer.from(f.file).toString('base64'), passphrase: `${f.custodian} passphrase` }));
+      shares = r.shareFiles!.map((f) => ({
+        file: Buffer.from(f.file).toString('base64'),
+        passphrase: `${f.custodian} passphrase`,
+      }));
       expect(shares).toHaveLength(3);
       expect((await send(t, 'GET', '/v1/vault/status')).body.state).toBe('unsealed');
-      await t.app.vault.createWallet(t.tenantId, { walletId: 'wal_treasury', tier: 'warm', label: 'Treasury' });
+      await t.app.vault.createWallet(t.tenantId, {
+        walletId: 'wal_treasury',
+        tier: 'warm',
+        label: 'Treasury',
+      });
       const cp = await t.app.audit.checkpoint(t.tenantId);
       expect(cp?.keyId).toBe(r.auditPublicKey.keyId);
       const v = await t.app.audit.verify(t.tenantId);
@@ -45,17 +55,26 @@ for (const dialect of DIALECTS) {
     it('sealed: key operations fail, no checkpoint is signed, status says sealed', async () => {
       await t.app.vault.seal(t.tenantId, {});
       expect((await send(t, 'GET', '/v1/vault/status')).body.state).toBe('sealed');
-      await expect(t.app.vault.createWallet(t.tenantId, { walletId: 'wal_x', tier: 'hot', label: 'x' })).rejects.toMatchObject({ code: 'E_VAULT_SEALED' });
-      await send(t, 'POST', '/v1/requests', { body: { type: 'transfer', asset: 'BTC', amount: '1', from: 'wal_treasury', to: 'bcrt1qx' } });
+      await expect(
+        t.app.vault.createWallet(t.tenantId, { walletId: 'wal_x', tier: 'hot', label: 'x' }),
+      ).rejects.toMatchObject({ code: 'E_VAULT_SEALED' });
+      await send(t, 'POST', '/v1/requests', {
+        body: { type: 'transfer', asset: 'BTC', amount: '1', from: 'wal_treasury', to: 'bcrt1qx' },
+      });
       expect(await t.app.audit.checkpoint(t.tenantId)).toBeUndefined();
     });
 
     it('refuses an unsigned unseal and a short or wrong quorum, changing nothing but the audit of the attempts', async () => {
-      const unsigned = await send(t, 'POST', '/v1/vault/unseal', { unsigned: true, body: { mechanism: 'shamir', shares: shares.slice(0, 2) } });
+      const unsigned = await send(t, 'POST', '/v1/vault/unseal', {
+        unsigned: true,
+        body: { mechanism: 'shamir', shares: shares.slice(0, 2) },
+      });
       expect(unsigned.body.code).toBe('E_SIGNATURE_MISSING');
       const before = await fingerprint(t, { exceptAudit: true });
       const len = await auditLength(t);
-      const short = await send(t, 'POST', '/v1/vault/unseal', { body: { mechanism: 'shamir', shares: shares.slice(0, 1) } });
+      const short = await send(t, 'POST', '/v1/vault/unseal', {
+        body: { mechanism: 'shamir', shares: shares.slice(0, 1) },
+      });
       expect(short.body.code).toBe('E_SHARES_INSUFFICIENT');
       const wrong = await send(t, 'POST', '/v1/vault/unseal', {
         body: { mechanism: 'shamir', shares: [shares[0]!, { ...shares[1]!, passphrase: 'not it' }] },
@@ -69,7 +88,9 @@ for (const dialect of DIALECTS) {
     });
 
     it('unseals with any two custodians over the signed API, and checkpoints resume', async () => {
-      const r = await send(t, 'POST', '/v1/vault/unseal', { body: { mechanism: 'shamir', shares: [shares[2]!, shares[0]!] } });
+      const r = await send(t, 'POST', '/v1/vault/unseal', {
+        body: { mechanism: 'shamir', shares: [shares[2]!, shares[0]!] },
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.state).toBe('unsealed');
       const cp = await t.app.audit.checkpoint(t.tenantId);

@@ -30,9 +30,16 @@ export async function startTestApp(dialect: Dialect, opts: { vault?: VaultConfig
   await tdb.database.close(); // the app opens its own connection
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-data-'));
   // Share files use a cheap scrypt cost in tests so the suite stays fast; production uses the default.
-  const app = await createStrongroom({ database: tdb.config, dataDir, vault: opts.vault ?? { placement: 'local', seal: 'shamir', scrypt: { N: 1024 } } });
+  const app = await createStrongroom({
+    database: tdb.config,
+    dataDir,
+    vault: opts.vault ?? { placement: 'local', seal: 'shamir', scrypt: { N: 1024 } },
+  });
   const signer = generateRequestSigner('ed25519');
-  const init = await app.initialize({ tenant: 'acme', admins: [{ name: 'alice', alg: signer.alg, publicKey: signer.publicKeySpki }] });
+  const init = await app.initialize({
+    tenant: 'acme',
+    admins: [{ name: 'alice', alg: signer.alg, publicKey: signer.publicKeySpki }],
+  });
   const server = await buildServer(app);
   await server.listen({ host: '127.0.0.1', port: 0 });
   const port = (server.server.address() as { port: number }).port;
@@ -77,10 +84,16 @@ export async function send(t: TestApp, method: string, path: string, o: SendOpti
   const body = o.raw ?? (o.body === undefined ? '' : JSON.stringify(o.body));
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (body.length) headers['content-type'] = 'application/json';
-  if (method === 'POST' && o.idempotencyKey !== null) headers['idempotency-key'] = o.idempotencyKey ?? crypto.randomUUID();
+  if (method === 'POST' && o.idempotencyKey !== null)
+    headers['idempotency-key'] = o.idempotencyKey ?? crypto.randomUUID();
   if (!o.unsigned) {
     const signed = await signRequest({
-      method, targetUri: t.baseUrl + path, body, signer: o.signer ?? t.admin.signer, created: o.created, nonce: o.nonce,
+      method,
+      targetUri: t.baseUrl + path,
+      body,
+      signer: o.signer ?? t.admin.signer,
+      created: o.created,
+      nonce: o.nonce,
     });
     Object.assign(headers, signed);
   }
@@ -90,7 +103,11 @@ export async function send(t: TestApp, method: string, path: string, o: SendOpti
 }
 
 export async function replay(_t: TestApp, req: Sent['request']): Promise<Sent> {
-  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body.length ? req.body : undefined });
+  const res = await fetch(req.url, {
+    method: req.method,
+    headers: req.headers,
+    body: req.body.length ? req.body : undefined,
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, request: req };
 }
@@ -98,11 +115,27 @@ export async function replay(_t: TestApp, req: Sent['request']): Promise<Sent> {
 /** A fingerprint of everything a request could change: every table's rows, plus the audit length. */
 export async function fingerprint(t: TestApp, opts: { exceptAudit?: boolean } = {}): Promise<string> {
   const db = t.app.database.db;
-  const tables = ['tenants', 'users', 'user_keys', 'groups', 'group_members', 'nonces', 'idempotency', 'sessions', 'requests', 'audit_entries', 'audit_heads', 'outbox'] as const;
+  const tables = [
+    'tenants',
+    'users',
+    'user_keys',
+    'groups',
+    'group_members',
+    'nonces',
+    'idempotency',
+    'sessions',
+    'requests',
+    'audit_entries',
+    'audit_heads',
+    'outbox',
+  ] as const;
   const parts: string[] = [];
   for (const table of tables) {
     if (opts.exceptAudit && table.startsWith('audit_')) continue;
-    const rows = await db.selectFrom(table as never).selectAll().execute();
+    const rows = await db
+      .selectFrom(table as never)
+      .selectAll()
+      .execute();
     const canon = rows.map((r) => JSON.stringify(Object.entries(r as object).sort())).sort();
     parts.push(`${table}:${rows.length}:${canon.join('|')}`);
   }

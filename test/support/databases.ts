@@ -6,9 +6,12 @@ import pg from 'pg';
 import { openDatabase, type Database, type DatabaseConfig, type Dialect } from '../../src/store/database.ts';
 
 /** PostgreSQL server used by tests; each test database is created fresh and dropped afterwards. */
-export const PG_ADMIN_URL = process.env.STRONGROOM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL =
+  process.env.STRONGROOM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export const DIALECTS: Dialect[] = (process.env.STRONGROOM_TEST_DIALECTS ?? 'sqlite,postgres').split(',') as Dialect[];
+export const DIALECTS: Dialect[] = (process.env.STRONGROOM_TEST_DIALECTS ?? 'sqlite,postgres').split(
+  ',',
+) as Dialect[];
 
 export interface TestDatabase {
   config: DatabaseConfig;

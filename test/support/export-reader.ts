@@ -2,7 +2,16 @@
  * The recipient's side of a wallet export (src/vault/export-file.ts), for tests: checks the audit-key
  * signature, unwraps the export key with the recipient's private key and opens every wallet secret.
  */
-import { constants, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, privateDecrypt, verify, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createDecipheriv,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  privateDecrypt,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { canonicalize } from '../../src/domain/canonical.ts';
 import { EXPORT_FORMAT, EXPORT_HKDF_INFO, exportEntryAad } from '../../src/vault/export-file.ts';
 import { fingerprintOfSecret } from '../../src/vault/wallets.ts';
@@ -28,21 +37,44 @@ export function openTestExport(bytes: Uint8Array, recipient: KeyObject, auditPub
     body: { format: string; tenant: string; recipient: Record<string, string>; wallets: ExportedWallet[] };
     signature: { value: string };
   };
-  const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(auditPublicKey).toString('base64url') }, format: 'jwk' });
-  const signatureValid = verify(null, Buffer.from(canonicalize(file.body)), pub, Buffer.from(file.signature.value, 'base64'));
+  const pub = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(auditPublicKey).toString('base64url') },
+    format: 'jwk',
+  });
+  const signatureValid = verify(
+    null,
+    Buffer.from(canonicalize(file.body)),
+    pub,
+    Buffer.from(file.signature.value, 'base64'),
+  );
   const r = file.body.recipient;
   let exportKey: Uint8Array;
   if (r.alg === 'RSA-OAEP-256') {
-    exportKey = privateDecrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(r.wrappedKey!, 'base64'));
+    exportKey = privateDecrypt(
+      { key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(r.wrappedKey!, 'base64'),
+    );
   } else {
     const eph = Buffer.from(r.ephemeralPublicKey!, 'base64');
-    const shared = diffieHellman({ privateKey: recipient, publicKey: createPublicKey({ key: eph, format: 'der', type: 'spki' }) });
+    const shared = diffieHellman({
+      privateKey: recipient,
+      publicKey: createPublicKey({ key: eph, format: 'der', type: 'spki' }),
+    });
     const recipientSpki = createPublicKey(recipient).export({ format: 'der', type: 'spki' });
-    const kek = new Uint8Array(hkdfSync('sha256', shared, Buffer.concat([eph, recipientSpki]), EXPORT_HKDF_INFO, 32));
+    const kek = new Uint8Array(
+      hkdfSync('sha256', shared, Buffer.concat([eph, recipientSpki]), EXPORT_HKDF_INFO, 32),
+    );
     exportKey = gcmOpen(kek, Buffer.from(r.wrappedKey!, 'base64'), new TextEncoder().encode(EXPORT_FORMAT));
   }
   const secrets = file.body.wallets.map(
-    (w) => new Uint8Array(gcmOpen(exportKey, Buffer.from(w.secret, 'base64'), exportEntryAad(file.body.tenant, w.walletId, w.fingerprint))),
+    (w) =>
+      new Uint8Array(
+        gcmOpen(
+          exportKey,
+          Buffer.from(w.secret, 'base64'),
+          exportEntryAad(file.body.tenant, w.walletId, w.fingerprint),
+        ),
+      ),
   );
   const secretFingerprints = secrets.map((s) => fingerprintOfSecret(s));
   return { signatureValid, wallets: file.body.wallets, secrets, secretFingerprints };

@@ -34,7 +34,10 @@ export class FixedKeySeal implements Seal {
   }
 
   async decrypt(sealed: Uint8Array, aad: Uint8Array, ref: MasterKeyRef): Promise<Uint8Array> {
-    const out = ref.id === this.#ref.id && ref.version === this.#ref.version ? gcmDecrypt(this.#key, sealed, aad) : undefined;
+    const out =
+      ref.id === this.#ref.id && ref.version === this.#ref.version
+        ? gcmDecrypt(this.#key, sealed, aad)
+        : undefined;
     if (!out) throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'does not open');
     return out;
   }

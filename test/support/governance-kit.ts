@@ -27,7 +27,10 @@ export const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The SDK signer's `sign` is synchronous for in-memory keys; governance's helpers take a synchronous signer. */
-export const sync = (s: RequestSigner): StatementSigner => ({ keyId: s.keyId, sign: (b) => s.sign(b) as Uint8Array });
+export const sync = (s: RequestSigner): StatementSigner => ({
+  keyId: s.keyId,
+  sign: (b) => s.sign(b) as Uint8Array,
+});
 
 export interface TestUser {
   readonly userId: string;
@@ -121,10 +124,17 @@ export class Ledger {
   }
 
   /** Builds, approves (by `approvers`) and applies a request; returns the new state. */
-  apply<K extends RequestKind>(kind: K, payload: PayloadOf<K>, initiator: TestUser, approvers: TestUser[]): GovernanceState {
+  apply<K extends RequestKind>(
+    kind: K,
+    payload: PayloadOf<K>,
+    initiator: TestUser,
+    approvers: TestUser[],
+  ): GovernanceState {
     const signed = makeRequest(this.state, kind, payload, initiator);
     const approvals = approvers.map((a) => approve(signed, a));
-    const next = applyGovernanceRequest(this.state, signed, approvals, { now: Date.parse(signed.request.createdAt) + 5000 });
+    const next = applyGovernanceRequest(this.state, signed, approvals, {
+      now: Date.parse(signed.request.createdAt) + 5000,
+    });
     this.transitions.push({ ...signed, approvals });
     this.states.push(next);
     this.state = next;

@@ -7,7 +7,10 @@ import { decryptMasterKey } from '../../src/vault/seal/keyring.ts';
 import { gcmKey } from '../../src/vault/seal/aes-gcm.ts';
 import { decryptShareFile, parseShareFile } from '../../src/vault/seal/share-file.ts';
 
-export async function peekMasterKeys(tenant: string, shares: Array<{ file: Uint8Array; passphrase: string }>): Promise<Uint8Array[]> {
+export async function peekMasterKeys(
+  tenant: string,
+  shares: Array<{ file: Uint8Array; passphrase: string }>,
+): Promise<Uint8Array[]> {
   const files = shares.map((s) => parseShareFile(s.file));
   const raw = await Promise.all(files.map((f, i) => decryptShareFile(f, shares[i]!.passphrase)));
   const unsealKey = gcmKey(await combine(raw));

@@ -135,7 +135,10 @@ export function sharedSoftHsm(): SoftHsm {
   return softHsm;
 }
 
-export async function createVaultUnderTest({ mechanism, placement }: HarnessOptions): Promise<VaultUnderTest> {
+export async function createVaultUnderTest({
+  mechanism,
+  placement,
+}: HarnessOptions): Promise<VaultUnderTest> {
   const database = await createTestDatabase('sqlite');
   const storage = vaultRepository(database.database);
   const audit = recordingAudit();
@@ -148,7 +151,9 @@ export async function createVaultUnderTest({ mechanism, placement }: HarnessOpti
   const seals =
     mechanism === 'shamir'
       ? shamirDriver({ storage: sealBlobRepository(database.database), scrypt: { N: 2 ** 10 } })
-      : pkcs11Driver({ tokenFor: (t) => tokens!.get(t)?.config ?? { modulePath: '/nonexistent', tokenLabel: 'none' } });
+      : pkcs11Driver({
+          tokenFor: (t) => tokens!.get(t)?.config ?? { modulePath: '/nonexistent', tokenLabel: 'none' },
+        });
   const local = new LocalVault({ storage, audit, seals, network: 'regtest' });
   let vault: Vault = local;
   let closeServer = async () => {};

@@ -20,7 +20,9 @@ const database = await openDatabase({ dialect: 'sqlite', path: cfg.dbPath });
 const seals =
   cfg.mechanism === 'shamir'
     ? shamirDriver({ storage: sealBlobRepository(database), scrypt: { N: 2 ** 10 } })
-    : pkcs11Driver({ tokenFor: (t) => cfg.tokens?.[t] ?? { modulePath: '/nonexistent', tokenLabel: 'none' } });
+    : pkcs11Driver({
+        tokenFor: (t) => cfg.tokens?.[t] ?? { modulePath: '/nonexistent', tokenLabel: 'none' },
+      });
 const vault = new LocalVault({
   storage: vaultRepository(database),
   audit: { async record() {} },

@@ -23,7 +23,10 @@ await vault.unseal('acme', {
   mechanism: 'shamir',
   shares: cfg.shares.map((s) => ({ file: Buffer.from(s.file, 'base64'), passphrase: s.passphrase })),
 });
-const r = await vault.rewrap('acme', { batchSize: 10, onProgress: (p) => process.stdout.write(`progress ${p.done}\n`) });
+const r = await vault.rewrap('acme', {
+  batchSize: 10,
+  onProgress: (p) => process.stdout.write(`progress ${p.done}\n`),
+});
 process.stdout.write(`done ${JSON.stringify(r)}\n`);
 await vault.close();
 await database.close();

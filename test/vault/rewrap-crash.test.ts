@@ -26,10 +26,16 @@ function runChild(dbPath: string, init: InitializeReturnType, killAfterLines: nu
     ...process.env,
     STRONGROOM_TEST_REWRAP: JSON.stringify({
       dbPath,
-      shares: init.shareFiles!.map((f, i) => ({ file: Buffer.from(f.file).toString('base64'), passphrase: PASS[i] })),
+      shares: init.shareFiles!.map((f, i) => ({
+        file: Buffer.from(f.file).toString('base64'),
+        passphrase: PASS[i],
+      })),
     }),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/vault/rewrap-child.entry.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/vault/rewrap-child.entry.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let lines = 0;
   let out = '';
   let err = '';
@@ -67,10 +73,13 @@ describe('rewrap killed with SIGKILL at random points', () => {
         { name: 'bob', passphrase: enc(PASS[1]!) },
       ],
     });
-    for (let i = 0; i < 12; i++) real.push(await vault.createWallet('acme', { walletId: `real-${i}`, tier: 'hot' }));
+    for (let i = 0; i < 12; i++)
+      real.push(await vault.createWallet('acme', { walletId: `real-${i}`, tier: 'hot' }));
     // Many more rows, sealed under the same master key, with their true fingerprints (xpubs are not needed).
     const seal = await ShamirSeal.open({ tenant: 'acme', storage: sealBlobRepository(db.database) });
-    await seal.unseal(init.shareFiles!.map((f, i) => ({ file: parseShareFile(f.file), passphrase: PASS[i]! })));
+    await seal.unseal(
+      init.shareFiles!.map((f, i) => ({ file: parseShareFile(f.file), passphrase: PASS[i]! })),
+    );
     const raw = new BetterSqlite3((db.config as { path: string }).path);
     const insert = raw.prepare(
       `insert into vault_wallets values ('acme', ?, 'hot', '', 1, ?, ?, 'regtest', '{"bip84":"-","bip86":"-","bip44eth":"-"}', '2025-01-01T00:00:00.000Z')`,
@@ -80,7 +89,11 @@ describe('rewrap killed with SIGKILL at random points', () => {
       secret.set([1, 64]);
       secret.set(randomBytes(64), 2);
       const id = `fast-${String(i).padStart(4, '0')}`;
-      insert.run(id, Buffer.from(await sealCryptogram(seal, walletBinding('acme', id), secret)), fingerprintOfSecret(secret));
+      insert.run(
+        id,
+        Buffer.from(await sealCryptogram(seal, walletBinding('acme', id), secret)),
+        fingerprintOfSecret(secret),
+      );
     }
     raw.close();
     await seal.close();
@@ -106,7 +119,12 @@ describe('rewrap killed with SIGKILL at random points', () => {
     expect(kills).toBeGreaterThanOrEqual(3);
     const final = await runChild(dbPath, init, undefined);
     expect(final.code, final.err).toBe(0);
-    const done = JSON.parse(final.out.split('\n').find((l) => l.startsWith('done '))!.slice(5));
+    const done = JSON.parse(
+      final.out
+        .split('\n')
+        .find((l) => l.startsWith('done '))!
+        .slice(5),
+    );
     expect(done.verified).toBe(FAST + real.length);
     expect(done.digestAfter).toBe(done.digestBefore);
     const job = (await storage.getRewrapJob('acme'))!;
@@ -126,7 +144,11 @@ describe('rewrap killed with SIGKILL at random points', () => {
       recipientPublicKey: new Uint8Array(pair.publicKey.export({ format: 'der', type: 'spki' })),
       quorum: { mechanism: 'shamir', shares },
     });
-    const opened = openTestExport(file.bytes, pair.privateKey, (await vault.auditPublicKey('acme')).publicKey);
+    const opened = openTestExport(
+      file.bytes,
+      pair.privateKey,
+      (await vault.auditPublicKey('acme')).publicKey,
+    );
     expect(opened.signatureValid).toBe(true);
     expect(opened.wallets).toHaveLength(FAST + real.length);
     expect(opened.secretFingerprints).toEqual(opened.wallets.map((w) => w.fingerprint));

@@ -15,7 +15,11 @@ const database = await openDatabase({ dialect: 'sqlite', path: cfg.dbPath! });
 const log = (m: string) => process.stdout.write(m + '\n');
 const vault = new LocalVault({
   storage: vaultRepository(database),
-  audit: { async record(tenant, e) { log(`audit ${tenant} ${e.action} ${e.payloadDigest}`); } },
+  audit: {
+    async record(tenant, e) {
+      log(`audit ${tenant} ${e.action} ${e.payloadDigest}`);
+    },
+  },
   seals: shamirDriver({ storage: sealBlobRepository(database), scrypt: { N: 2 ** 10 } }),
   network: 'regtest',
 });
@@ -23,15 +27,24 @@ const pass = (s: string) => new TextEncoder().encode(s);
 const init = await vault.initialize('acme', {
   mechanism: 'shamir',
   threshold: 2,
-  custodians: [{ name: 'alice', passphrase: pass('alice scan') }, { name: 'bob', passphrase: pass('bob scan') }],
+  custodians: [
+    { name: 'alice', passphrase: pass('alice scan') },
+    { name: 'bob', passphrase: pass('bob scan') },
+  ],
 });
-writeFileSync(cfg.sharesPath!, JSON.stringify(init.shareFiles!.map((f) => Buffer.from(f.file).toString('base64'))));
+writeFileSync(
+  cfg.sharesPath!,
+  JSON.stringify(init.shareFiles!.map((f) => Buffer.from(f.file).toString('base64'))),
+);
 const mnemonic = new Uint8Array(readFileSync(cfg.mnemonicPath!));
 const w = await vault.importWallet('acme', { walletId: 'byo', tier: 'hot', mnemonic });
 log(`imported ${JSON.stringify(w)}`);
 log(`created ${JSON.stringify(await vault.createWallet('acme', { walletId: 'fresh', tier: 'hot' }))}`);
 // Errors that touch key material, captured as the API would show them.
-for (const bad of [mnemonic.slice(0, mnemonic.length - 5), new Uint8Array(readFileSync(cfg.mnemonicPath!)).reverse()]) {
+for (const bad of [
+  mnemonic.slice(0, mnemonic.length - 5),
+  new Uint8Array(readFileSync(cfg.mnemonicPath!)).reverse(),
+]) {
   try {
     await vault.importWallet('acme', { walletId: 'bad', tier: 'hot', mnemonic: bad });
   } catch (e) {

@@ -36,11 +36,15 @@ describe('secret scan after seal', () => {
       sharesPath: join(dir, 'shares.json'),
     };
     writeFileSync(cfg.mnemonicPath, TEST_MNEMONIC);
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/vault/secret-scan.child.ts'], {
-      env: { ...process.env, STRONGROOM_TEST_SCAN: JSON.stringify(cfg) },
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', 'test/vault/secret-scan.child.ts'],
+      {
+        env: { ...process.env, STRONGROOM_TEST_SCAN: JSON.stringify(cfg) },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('sealed');
     expect(r.stdout).toContain('"fingerprint":"73c5da0a"');
@@ -49,7 +53,10 @@ describe('secret scan after seal', () => {
     const files = JSON.parse(readFileSync(cfg.sharesPath, 'utf8')) as string[];
     const masterKeys = await peekMasterKeys(
       'acme',
-      files.map((f, i) => ({ file: Buffer.from(f, 'base64'), passphrase: i === 0 ? 'alice scan' : 'bob scan' })),
+      files.map((f, i) => ({
+        file: Buffer.from(f, 'base64'),
+        passphrase: i === 0 ? 'alice scan' : 'bob scan',
+      })),
     );
     expect(masterKeys).toHaveLength(1);
     const seed = mnemonicToSeedSync(TEST_MNEMONIC);
@@ -59,14 +66,19 @@ describe('secret scan after seal', () => {
       ...masterKeys.flatMap((k, i) => needles(`master key v${i + 1}`, k)),
     ];
     const haystacks: Array<[string, Buffer]> = [
-      ...readdirSync(join(dir, 'db')).map((f) => [`db file ${f}`, readFileSync(join(dir, 'db', f))] as [string, Buffer]),
+      ...readdirSync(join(dir, 'db')).map(
+        (f) => [`db file ${f}`, readFileSync(join(dir, 'db', f))] as [string, Buffer],
+      ),
       ['vault stdout (log)', Buffer.from(r.stdout)],
       ['vault stderr', Buffer.from(r.stderr)],
       ['V8 heap snapshot', readFileSync(cfg.snapshotPath)],
     ];
-    expect(haystacks.map(([n]) => n)).toEqual(expect.arrayContaining(['db file strongroom.db', 'V8 heap snapshot']));
+    expect(haystacks.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['db file strongroom.db', 'V8 heap snapshot']),
+    );
     const hits: string[] = [];
-    for (const [where, hay] of haystacks) for (const [what, needle] of secrets) if (hay.includes(needle)) hits.push(`${what} in ${where}`);
+    for (const [where, hay] of haystacks)
+      for (const [what, needle] of secrets) if (hay.includes(needle)) hits.push(`${what} in ${where}`);
     expect(hits).toEqual([]);
     // Positive control, so this test can fail: a string the child holds (a passphrase literal in its own
     // source) IS found by the same scan of the snapshot.

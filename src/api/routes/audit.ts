@@ -41,14 +41,23 @@ export async function auditRoutes(server: FastifyInstance, app: Strongroom): Pro
     },
     async (req) => {
       const q = req.query as { after?: string; limit?: string };
-      return app.audit.entries(principal(req).tenant, Number(q.after ?? 0), Math.min(Number(q.limit ?? 1000), 5000));
+      return app.audit.entries(
+        principal(req).tenant,
+        Number(q.after ?? 0),
+        Math.min(Number(q.limit ?? 1000), 5000),
+      );
     },
   );
   server.get(
     '/v1/audit/checkpoints',
     {
       config: { auth: 'read' },
-      schema: { summary: 'Signed audit checkpoints', tags: ['audit'], security: readSecurity, response: { 200: Type.Array(Checkpoint) } },
+      schema: {
+        summary: 'Signed audit checkpoints',
+        tags: ['audit'],
+        security: readSecurity,
+        response: { 200: Type.Array(Checkpoint) },
+      },
     },
     async (req) => app.audit.checkpoints(principal(req).tenant),
   );
@@ -56,7 +65,11 @@ export async function auditRoutes(server: FastifyInstance, app: Strongroom): Pro
     '/v1/audit/verify',
     {
       config: { auth: 'read' },
-      schema: { summary: "Verify the tenant's audit chain against its signed checkpoints", tags: ['audit'], security: readSecurity },
+      schema: {
+        summary: "Verify the tenant's audit chain against its signed checkpoints",
+        tags: ['audit'],
+        security: readSecurity,
+      },
     },
     async (req) => app.audit.verify(principal(req).tenant),
   );

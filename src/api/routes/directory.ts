@@ -28,7 +28,12 @@ const User = Type.Object({
   keys: Type.Array(Key),
   groups: Type.Array(Type.String()),
 });
-const Group = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), members: Type.Array(Type.String()) });
+const Group = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String(),
+  members: Type.Array(Type.String()),
+});
 
 export async function directoryRoutes(server: FastifyInstance, app: Strongroom): Promise<void> {
   server.post(
@@ -57,14 +62,28 @@ export async function directoryRoutes(server: FastifyInstance, app: Strongroom):
   );
   server.get(
     '/v1/users',
-    { config: { auth: 'read' }, schema: { summary: 'List users', tags: ['directory'], security: readSecurity, response: { 200: Type.Array(User) } } },
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'List users',
+        tags: ['directory'],
+        security: readSecurity,
+        response: { 200: Type.Array(User) },
+      },
+    },
     async (req) => app.directory.listUsers(principal(req)),
   );
   server.get(
     '/v1/users/:id',
     {
       config: { auth: 'read' },
-      schema: { summary: 'Get a user', tags: ['directory'], security: readSecurity, params: IdParams, response: { 200: User, ...errors(404) } },
+      schema: {
+        summary: 'Get a user',
+        tags: ['directory'],
+        security: readSecurity,
+        params: IdParams,
+        response: { 200: User, ...errors(404) },
+      },
     },
     async (req) => app.directory.getUser(principal(req), (req.params as { id: string }).id),
   );
@@ -81,7 +100,12 @@ export async function directoryRoutes(server: FastifyInstance, app: Strongroom):
       },
     },
     async (req, reply) => {
-      const r = await app.directory.addKey(principal(req), (req.params as { id: string }).id, req.body as never, idempotencyKey(req));
+      const r = await app.directory.addKey(
+        principal(req),
+        (req.params as { id: string }).id,
+        req.body as never,
+        idempotencyKey(req),
+      );
       return send(reply as never, r);
     },
   );
@@ -110,25 +134,46 @@ export async function directoryRoutes(server: FastifyInstance, app: Strongroom):
         summary: 'Create a group',
         tags: ['directory'],
         security: signedSecurity,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 64 }) },
+          { additionalProperties: false },
+        ),
         response: { 201: Group, ...errors(400, 401, 403, 409) },
       },
     },
     async (req, reply) => {
-      const r = await app.directory.createGroup(principal(req), req.body as { name: string }, idempotencyKey(req));
+      const r = await app.directory.createGroup(
+        principal(req),
+        req.body as { name: string },
+        idempotencyKey(req),
+      );
       return send(reply as never, r);
     },
   );
   server.get(
     '/v1/groups',
-    { config: { auth: 'read' }, schema: { summary: 'List groups', tags: ['directory'], security: readSecurity, response: { 200: Type.Array(Group) } } },
+    {
+      config: { auth: 'read' },
+      schema: {
+        summary: 'List groups',
+        tags: ['directory'],
+        security: readSecurity,
+        response: { 200: Type.Array(Group) },
+      },
+    },
     async (req) => app.directory.listGroups(principal(req)),
   );
   server.get(
     '/v1/groups/:id',
     {
       config: { auth: 'read' },
-      schema: { summary: 'Get a group', tags: ['directory'], security: readSecurity, params: IdParams, response: { 200: Group, ...errors(404) } },
+      schema: {
+        summary: 'Get a group',
+        tags: ['directory'],
+        security: readSecurity,
+        params: IdParams,
+        response: { 200: Group, ...errors(404) },
+      },
     },
     async (req) => app.directory.getGroup(principal(req), (req.params as { id: string }).id),
   );
@@ -145,7 +190,11 @@ export async function directoryRoutes(server: FastifyInstance, app: Strongroom):
       },
     },
     async (req, reply) => {
-      const r = await app.directory.addMember(principal(req), (req.params as { id: string }).id, (req.body as { userId: string }).userId);
+      const r = await app.directory.addMember(
+        principal(req),
+        (req.params as { id: string }).id,
+        (req.body as { userId: string }).userId,
+      );
       return send(reply as never, r);
     },
   );

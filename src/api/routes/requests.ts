@@ -28,7 +28,10 @@ export async function requestRoutes(server: FastifyInstance, app: Strongroom): P
           {
             type: Type.Literal('transfer'),
             asset: Type.String({ maxLength: 32 }),
-            amount: Type.String({ maxLength: 100, description: 'decimal string in asset units, e.g. "0.015"; never a JSON number' }),
+            amount: Type.String({
+              maxLength: 100,
+              description: 'decimal string in asset units, e.g. "0.015"; never a JSON number',
+            }),
             from: Type.String({ minLength: 1, maxLength: 64, description: 'source wallet id' }),
             to: Type.String({ minLength: 1, maxLength: 128, description: 'destination address' }),
             note: Type.Optional(Type.String({ maxLength: 500 })),
@@ -52,20 +55,32 @@ export async function requestRoutes(server: FastifyInstance, app: Strongroom): P
         summary: 'List requests, newest first',
         tags: ['requests'],
         security: readSecurity,
-        querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })), before: Type.Optional(Type.String({ maxLength: 64 })) }),
+        querystring: Type.Object({
+          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
+          before: Type.Optional(Type.String({ maxLength: 64 })),
+        }),
         response: { 200: Type.Array(RequestView) },
       },
     },
     async (req) => {
       const q = req.query as { limit?: string; before?: string };
-      return app.requests.list(principal(req), { limit: q.limit ? Number(q.limit) : undefined, before: q.before });
+      return app.requests.list(principal(req), {
+        limit: q.limit ? Number(q.limit) : undefined,
+        before: q.before,
+      });
     },
   );
   server.get(
     '/v1/requests/:id',
     {
       config: { auth: 'read' },
-      schema: { summary: 'Get a request', tags: ['requests'], security: readSecurity, params: IdParams, response: { 200: RequestView, ...errors(404) } },
+      schema: {
+        summary: 'Get a request',
+        tags: ['requests'],
+        security: readSecurity,
+        params: IdParams,
+        response: { 200: RequestView, ...errors(404) },
+      },
     },
     async (req) => app.requests.get(principal(req), (req.params as { id: string }).id),
   );

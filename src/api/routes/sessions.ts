@@ -11,7 +11,10 @@ export async function sessionRoutes(server: FastifyInstance, app: Strongroom): P
         summary: 'Get a one-time challenge for opening a read session',
         tags: ['sessions'],
         security: signedSecurity,
-        response: { 201: Type.Object({ challenge: Type.String(), expiresAt: Type.String() }), ...errors(401) },
+        response: {
+          201: Type.Object({ challenge: Type.String(), expiresAt: Type.String() }),
+          ...errors(401),
+        },
       },
     },
     async (req, reply) => {
@@ -43,7 +46,9 @@ export async function sessionRoutes(server: FastifyInstance, app: Strongroom): P
         summary: 'Who am I',
         tags: ['sessions'],
         security: readSecurity,
-        response: { 200: Type.Object({ tenant: Type.String(), userId: Type.String(), keyId: Type.String() }) },
+        response: {
+          200: Type.Object({ tenant: Type.String(), userId: Type.String(), keyId: Type.String() }),
+        },
       },
     },
     async (req) => {

@@ -20,12 +20,23 @@ export interface VaultPort {
 
 const Status = Type.Object({
   tenant: Type.String(),
-  state: Type.Union([Type.Literal('uninitialized'), Type.Literal('sealed'), Type.Literal('unsealed'), Type.Literal('zeroized')]),
+  state: Type.Union([
+    Type.Literal('uninitialized'),
+    Type.Literal('sealed'),
+    Type.Literal('unsealed'),
+    Type.Literal('zeroized'),
+  ]),
   mechanism: Type.Union([Type.Literal('shamir'), Type.Literal('pkcs11'), Type.Null()]),
   masterKey: Type.Union([Type.Object({ id: Type.String(), version: Type.Integer() }), Type.Null()]),
   wallets: Type.Integer(),
   rewrap: Type.Union([
-    Type.Object({ fromVersion: Type.Integer(), toVersion: Type.Integer(), done: Type.Integer(), total: Type.Integer(), state: Type.String() }),
+    Type.Object({
+      fromVersion: Type.Integer(),
+      toVersion: Type.Integer(),
+      done: Type.Integer(),
+      total: Type.Integer(),
+      state: Type.String(),
+    }),
     Type.Null(),
   ]),
 });
@@ -48,7 +59,10 @@ const UnsealBody = Type.Union([
     },
     { additionalProperties: false },
   ),
-  Type.Object({ mechanism: Type.Literal('pkcs11'), pin: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+  Type.Object(
+    { mechanism: Type.Literal('pkcs11'), pin: Type.String({ minLength: 1, maxLength: 256 }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 export async function vaultRoutes(server: FastifyInstance, vault: VaultPort): Promise<void> {
@@ -56,7 +70,12 @@ export async function vaultRoutes(server: FastifyInstance, vault: VaultPort): Pr
     '/v1/vault/status',
     {
       config: { auth: 'read' },
-      schema: { summary: "The tenant's vault state and master key version", tags: ['vault'], security: readSecurity, response: { 200: Status } },
+      schema: {
+        summary: "The tenant's vault state and master key version",
+        tags: ['vault'],
+        security: readSecurity,
+        response: { 200: Status },
+      },
     },
     async (req) => vault.status(principal(req).tenant),
   );
@@ -77,12 +96,16 @@ export async function vaultRoutes(server: FastifyInstance, vault: VaultPort): Pr
         | { mechanism: 'shamir'; shares: Array<{ file: string; passphrase: string }> }
         | { mechanism: 'pkcs11'; pin: string };
       const actor = p.keyId;
-      if (body.mechanism === 'pkcs11') return vault.unseal(p.tenant, { mechanism: 'pkcs11', pin: body.pin, actor });
+      if (body.mechanism === 'pkcs11')
+        return vault.unseal(p.tenant, { mechanism: 'pkcs11', pin: body.pin, actor });
       const enc = new TextEncoder();
       return vault.unseal(p.tenant, {
         mechanism: 'shamir',
         actor,
-        shares: body.shares.map((s) => ({ file: new Uint8Array(Buffer.from(s.file, 'base64')), passphrase: enc.encode(s.passphrase) })),
+        shares: body.shares.map((s) => ({
+          file: new Uint8Array(Buffer.from(s.file, 'base64')),
+          passphrase: enc.encode(s.passphrase),
+        })),
       });
     },
   );

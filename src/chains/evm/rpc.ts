@@ -9,7 +9,15 @@
  */
 import { FetchRequest, JsonRpcProvider, Network } from 'ethers';
 import { StrongroomError } from '../../domain/errors.ts';
-import { array, chainRpcError, record, isLoopback, redactUrl, splitCredentials, withRetries } from '../rpc-call.ts';
+import {
+  array,
+  chainRpcError,
+  record,
+  isLoopback,
+  redactUrl,
+  splitCredentials,
+  withRetries,
+} from '../rpc-call.ts';
 import { parseEvmAddress, toChecksumAddress, type EvmAddress } from './address.ts';
 import { ERC20_INTERFACE } from './erc20/artifact.ts';
 

@@ -100,7 +100,11 @@ export async function up(db: Kysely<any>, ctx: MigrationContext): Promise<void> 
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('expires_at', 'text')
     .execute();
-  await db.schema.createIndex('requests_tenant_created').on('requests').columns(['tenant_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('requests_tenant_created')
+    .on('requests')
+    .columns(['tenant_id', 'created_at'])
+    .execute();
   await db.schema
     .createTable('audit_entries')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
@@ -131,9 +135,10 @@ export async function up(db: Kysely<any>, ctx: MigrationContext): Promise<void> 
     .addPrimaryKeyConstraint('audit_checkpoints_pk', ['tenant_id', 'seq'])
     .execute();
   const outbox = db.schema.createTable('outbox');
-  await (ctx.dialect === 'postgres'
-    ? outbox.addColumn('id', 'bigserial', (c) => c.primaryKey())
-    : outbox.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await (
+    ctx.dialect === 'postgres'
+      ? outbox.addColumn('id', 'bigserial', (c) => c.primaryKey())
+      : outbox.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
   )
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('topic', 'text', (c) => c.notNull())

@@ -12,7 +12,11 @@ export const auditRepository = {
    * Reads a tenant's chain head, locking it for the rest of the transaction on PostgreSQL so that writers on
    * several API nodes append one batch at a time. (SQLite has one writer by construction.)
    */
-  async lockHead(q: Queryable, dialect: Dialect, tenantId: string): Promise<{ seq: number; hash: string } | undefined> {
+  async lockHead(
+    q: Queryable,
+    dialect: Dialect,
+    tenantId: string,
+  ): Promise<{ seq: number; hash: string } | undefined> {
     let s = q.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId);
     if (dialect === 'postgres') s = s.forUpdate();
     const row = await s.executeTakeFirst();
@@ -28,7 +32,10 @@ export const auditRepository = {
   /** Inserts rows in chunks (one statement per chunk keeps batched commits cheap on both dialects). */
   async insertEntries(q: Queryable, rows: AuditEntryRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 500) {
-      await q.insertInto('audit_entries').values(rows.slice(i, i + 500)).execute();
+      await q
+        .insertInto('audit_entries')
+        .values(rows.slice(i, i + 500))
+        .execute();
     }
   },
   async count(q: Queryable, tenantId: string): Promise<number> {
@@ -71,6 +78,11 @@ export const auditRepository = {
     await q.insertInto('audit_checkpoints').values(row).execute();
   },
   listCheckpoints(q: Queryable, tenantId: string): Promise<AuditCheckpointRow[]> {
-    return q.selectFrom('audit_checkpoints').selectAll().where('tenant_id', '=', tenantId).orderBy('seq').execute();
+    return q
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('seq')
+      .execute();
   },
 };

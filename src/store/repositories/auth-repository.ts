@@ -24,7 +24,13 @@ export const authRepository = {
    * of a key lookup and an insert. False when the nonce was used or the key is not active (callers tell
    * which apart only on that rare path).
    */
-  async useNonceIfKeyActive(q: Queryable, tenantId: string, keyId: string, nonce: string, createdUnix: number): Promise<boolean> {
+  async useNonceIfKeyActive(
+    q: Queryable,
+    tenantId: string,
+    keyId: string,
+    nonce: string,
+    createdUnix: number,
+  ): Promise<boolean> {
     const r = await q
       .insertInto('nonces')
       .columns(['key_id', 'nonce', 'created_unix'])
@@ -50,7 +56,12 @@ export const authRepository = {
     return Number(r.numDeletedRows);
   },
 
-  getIdempotency(q: Queryable, tenantId: string, userId: string, key: string): Promise<IdempotencyRow | undefined> {
+  getIdempotency(
+    q: Queryable,
+    tenantId: string,
+    userId: string,
+    key: string,
+  ): Promise<IdempotencyRow | undefined> {
     return q
       .selectFrom('idempotency')
       .selectAll()
@@ -64,7 +75,10 @@ export const authRepository = {
   },
 
   async insertChallenge(q: Queryable, challenge: string, keyId: string, expiresUnix: number): Promise<void> {
-    await q.insertInto('session_challenges').values({ challenge, key_id: keyId, expires_unix: expiresUnix }).execute();
+    await q
+      .insertInto('session_challenges')
+      .values({ challenge, key_id: keyId, expires_unix: expiresUnix })
+      .execute();
   },
   /** One-time: deletes the challenge and says whether it existed for this key and had not expired. */
   async consumeChallenge(q: Queryable, challenge: string, keyId: string, nowUnix: number): Promise<boolean> {

@@ -25,7 +25,12 @@ export const directoryRepository = {
     await q.insertInto('users').values(row).execute();
   },
   getUser(q: Queryable, tenantId: string, id: string): Promise<UserRow | undefined> {
-    return q.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return q
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
   },
   getUserByName(q: Queryable, tenantId: string, name: string): Promise<UserRow | undefined> {
     return q
@@ -70,7 +75,12 @@ export const directoryRepository = {
     await q.insertInto('groups').values(row).execute();
   },
   getGroup(q: Queryable, tenantId: string, id: string): Promise<GroupRow | undefined> {
-    return q.selectFrom('groups').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return q
+      .selectFrom('groups')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
   },
   getGroupByName(q: Queryable, tenantId: string, name: string): Promise<GroupRow | undefined> {
     return q
@@ -84,7 +94,13 @@ export const directoryRepository = {
     return q.selectFrom('groups').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
   },
   /** Adds a member; false when already a member. */
-  async addMember(q: Queryable, tenantId: string, groupId: string, userId: string, at: string): Promise<boolean> {
+  async addMember(
+    q: Queryable,
+    tenantId: string,
+    groupId: string,
+    userId: string,
+    at: string,
+  ): Promise<boolean> {
     const r = await q
       .insertInto('group_members')
       .values({ tenant_id: tenantId, group_id: groupId, user_id: userId, created_at: at })

@@ -8,7 +8,12 @@ export const requestsRepository = {
     await q.insertInto('requests').values(row).execute();
   },
   get(q: Queryable, tenantId: string, id: string): Promise<RequestRow | undefined> {
-    return q.selectFrom('requests').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return q
+      .selectFrom('requests')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
   },
   list(q: Queryable, tenantId: string, opts: { limit: number; before?: string }): Promise<RequestRow[]> {
     let s = q.selectFrom('requests').selectAll().where('tenant_id', '=', tenantId);

@@ -33,19 +33,38 @@ function masterKeyAad(tenant: string, keyId: string, version: number): Uint8Arra
 }
 
 /** Encrypts one raw master key under the unseal key. The caller wipes `raw`. */
-export function encryptMasterKey(unsealKey: KeyObject, tenant: string, keyId: string, version: number, raw: Uint8Array): EncryptedMasterKey {
+export function encryptMasterKey(
+  unsealKey: KeyObject,
+  tenant: string,
+  keyId: string,
+  version: number,
+  raw: Uint8Array,
+): EncryptedMasterKey {
   return { version, sealed: toBase64(gcmEncrypt(unsealKey, raw, masterKeyAad(tenant, keyId, version))) };
 }
 
 /** Decrypts one entry; `E_KEY_MATERIAL_INVALID` if it does not open (wrong key, moved or altered). */
-export function decryptMasterKey(unsealKey: KeyObject, tenant: string, keyId: string, entry: EncryptedMasterKey): Uint8Array {
-  const raw = gcmDecrypt(unsealKey, fromBase64(entry.sealed, 'keyring.sealed'), masterKeyAad(tenant, keyId, entry.version));
+export function decryptMasterKey(
+  unsealKey: KeyObject,
+  tenant: string,
+  keyId: string,
+  entry: EncryptedMasterKey,
+): Uint8Array {
+  const raw = gcmDecrypt(
+    unsealKey,
+    fromBase64(entry.sealed, 'keyring.sealed'),
+    masterKeyAad(tenant, keyId, entry.version),
+  );
   if (!raw || raw.length !== GCM_KEY_BYTES) {
     raw?.fill(0);
-    throw new StrongroomError('E_KEY_MATERIAL_INVALID', 'an encrypted master key does not open under this unseal key', {
-      details: { version: entry.version },
-      hints: ['the keyring was altered, or belongs to another tenant or ceremony'],
-    });
+    throw new StrongroomError(
+      'E_KEY_MATERIAL_INVALID',
+      'an encrypted master key does not open under this unseal key',
+      {
+        details: { version: entry.version },
+        hints: ['the keyring was altered, or belongs to another tenant or ceremony'],
+      },
+    );
   }
   return raw;
 }
@@ -53,7 +72,9 @@ export function decryptMasterKey(unsealKey: KeyObject, tenant: string, keyId: st
 /** Checks the shape of a keyring read from storage or a share file (not its authenticity). */
 export function parseKeyring(value: unknown, where: string): EncryptedKeyring {
   const bad = (why: string): StrongroomError =>
-    new StrongroomError('E_SHARE_INVALID', `${where}: malformed master keyring (${why})`, { details: { parameter: where } });
+    new StrongroomError('E_SHARE_INVALID', `${where}: malformed master keyring (${why})`, {
+      details: { parameter: where },
+    });
   const k = value as Partial<EncryptedKeyring> | null;
   if (typeof k !== 'object' || k === null) throw bad('not an object');
   if (typeof k.keyId !== 'string' || !KEY_ID_RE.test(k.keyId)) throw bad('keyId');
@@ -63,8 +84,12 @@ export function parseKeyring(value: unknown, where: string): EncryptedKeyring {
   const keys: EncryptedMasterKey[] = [];
   for (const e of k.keys as unknown[]) {
     const entry = e as Partial<EncryptedMasterKey> | null;
-    if (!entry || !isVersion(entry.version) || entry.version <= previous) throw bad('key versions must ascend');
-    if (typeof entry.sealed !== 'string' || entry.sealed.length !== base64Length(GCM_NONCE_BYTES + GCM_KEY_BYTES + GCM_TAG_BYTES)) {
+    if (!entry || !isVersion(entry.version) || entry.version <= previous)
+      throw bad('key versions must ascend');
+    if (
+      typeof entry.sealed !== 'string' ||
+      entry.sealed.length !== base64Length(GCM_NONCE_BYTES + GCM_KEY_BYTES + GCM_TAG_BYTES)
+    ) {
       throw bad('sealed key length');
     }
     previous = entry.version;

@@ -36,7 +36,13 @@ describe.each([
 
   it('refuses names that could escape the directory', async () => {
     const s = make();
-    for (const [tenant, name] of [['..', 'x'], ['ten_a', '../x'], ['ten_a', '.hidden'], ['a/b', 'x'], ['ten_a', '']]) {
+    for (const [tenant, name] of [
+      ['..', 'x'],
+      ['ten_a', '../x'],
+      ['ten_a', '.hidden'],
+      ['a/b', 'x'],
+      ['ten_a', ''],
+    ]) {
       await expect(s.put(tenant!, name!, new Uint8Array(1))).rejects.toMatchObject({ code: 'E_VALIDATION' });
       await expect(s.get(tenant!, name!)).rejects.toMatchObject({ code: 'E_VALIDATION' });
     }

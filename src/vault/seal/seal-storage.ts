@@ -23,9 +23,13 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Tenants and names are used as path segments: letters, digits, dot, dash, underscore; no leading dot. */
 export function assertStorageName(value: unknown, parameter: string): asserts value is string {
   if (typeof value !== 'string' || !NAME_RE.test(value)) {
-    throw new StrongroomError('E_VALIDATION', `${parameter} must be 1-128 letters, digits, dot, dash or underscore`, {
-      details: { parameter },
-    });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      `${parameter} must be 1-128 letters, digits, dot, dash or underscore`,
+      {
+        details: { parameter },
+      },
+    );
   }
 }
 
@@ -43,7 +47,9 @@ export class FileSealStorage implements SealStorage {
 
   constructor(root: string) {
     if (typeof root !== 'string' || root.length === 0) {
-      throw new StrongroomError('E_VALIDATION', 'root must be a directory path', { details: { parameter: 'root' } });
+      throw new StrongroomError('E_VALIDATION', 'root must be a directory path', {
+        details: { parameter: 'root' },
+      });
     }
     this.root = root;
   }
@@ -60,7 +66,9 @@ export class FileSealStorage implements SealStorage {
 
   async put(tenant: string, name: string, bytes: Uint8Array): Promise<void> {
     if (!(bytes instanceof Uint8Array)) {
-      throw new StrongroomError('E_VALIDATION', 'bytes must be a Uint8Array', { details: { parameter: 'bytes' } });
+      throw new StrongroomError('E_VALIDATION', 'bytes must be a Uint8Array', {
+        details: { parameter: 'bytes' },
+      });
     }
     const target = this.#path(tenant, name);
     const dir = join(this.root, tenant);

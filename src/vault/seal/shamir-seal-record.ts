@@ -52,8 +52,34 @@ export function verifyRecord(unsealKey: Uint8Array, record: ShamirSealRecord): v
 }
 
 function recordMac(unsealKey: Uint8Array, record: UnsignedRecord): string {
-  const { tenant, keyId, current, versions, epoch, threshold, total, custodians, fingerprint, coverage, format, version } = record;
-  const canonical = canonicalize({ format, version, tenant, keyId, current, versions, epoch, threshold, total, custodians, fingerprint, coverage });
+  const {
+    tenant,
+    keyId,
+    current,
+    versions,
+    epoch,
+    threshold,
+    total,
+    custodians,
+    fingerprint,
+    coverage,
+    format,
+    version,
+  } = record;
+  const canonical = canonicalize({
+    format,
+    version,
+    tenant,
+    keyId,
+    current,
+    versions,
+    epoch,
+    threshold,
+    total,
+    custodians,
+    fingerprint,
+    coverage,
+  });
   const mac = createHmac('sha256', unsealKey).update(utf8(canonical)).digest();
   const out = toHex(mac);
   mac.fill(0);
@@ -74,14 +100,30 @@ export function decodeRecord(bytes: Uint8Array, tenant: string): ShamirSealRecor
   if (r?.format !== 'strongroom.shamir-seal' || r.version !== 1) throw unreadable('unknown format');
   if (r.tenant !== tenant) throw unreadable('tenant mismatch');
   if (typeof r.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(r.keyId)) throw unreadable('keyId');
-  if (!isInt(r.total, 2, 255) || !isInt(r.threshold, 2, r.total) || !isInt(r.epoch, 1, 0xffffffff)) throw unreadable('threshold');
+  if (!isInt(r.total, 2, 255) || !isInt(r.threshold, 2, r.total) || !isInt(r.epoch, 1, 0xffffffff))
+    throw unreadable('threshold');
   if (!isInt(r.current, 1, 0xffffffff)) throw unreadable('current');
   const versions = r.versions;
-  if (!Array.isArray(versions) || !versions.every((v, i) => isInt(v, 1, r.current!) && (i === 0 || v > versions[i - 1]!))) throw unreadable('versions');
+  if (
+    !Array.isArray(versions) ||
+    !versions.every((v, i) => isInt(v, 1, r.current!) && (i === 0 || v > versions[i - 1]!))
+  )
+    throw unreadable('versions');
   if (versions[versions.length - 1] !== r.current) throw unreadable('current not live');
-  if (!Array.isArray(r.custodians) || r.custodians.length !== r.total || !r.custodians.every((c) => typeof c === 'string')) throw unreadable('custodians');
-  if (!Array.isArray(r.coverage) || r.coverage.length !== r.total || !r.coverage.every((c) => isInt(c, 1, r.current!))) throw unreadable('coverage');
-  if (typeof r.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(r.fingerprint)) throw unreadable('fingerprint');
+  if (
+    !Array.isArray(r.custodians) ||
+    r.custodians.length !== r.total ||
+    !r.custodians.every((c) => typeof c === 'string')
+  )
+    throw unreadable('custodians');
+  if (
+    !Array.isArray(r.coverage) ||
+    r.coverage.length !== r.total ||
+    !r.coverage.every((c) => isInt(c, 1, r.current!))
+  )
+    throw unreadable('coverage');
+  if (typeof r.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(r.fingerprint))
+    throw unreadable('fingerprint');
   if (typeof r.mac !== 'string' || !/^[0-9a-f]{64}$/.test(r.mac)) throw unreadable('mac');
   return r as ShamirSealRecord;
 }
@@ -91,5 +133,7 @@ function isInt(v: unknown, min: number, max: number): v is number {
 }
 
 function unreadable(why: string): StrongroomError {
-  return new StrongroomError('E_KEY_MATERIAL_INVALID', `the seal record in storage is unreadable (${why})`, { details: { reason: why } });
+  return new StrongroomError('E_KEY_MATERIAL_INVALID', `the seal record in storage is unreadable (${why})`, {
+    details: { reason: why },
+  });
 }

@@ -32,7 +32,13 @@ import { combine, split } from 'shamir-secret-sharing';
 import { StrongroomError, type ErrorCode } from '../../domain/errors.ts';
 import { toHex, utf8, wipe } from '../bytes.ts';
 import { gcmDecrypt, gcmEncrypt, gcmKey } from './aes-gcm.ts';
-import { decryptMasterKey, encryptMasterKey, parseKeyring, type EncryptedKeyring, type EncryptedMasterKey } from './keyring.ts';
+import {
+  decryptMasterKey,
+  encryptMasterKey,
+  parseKeyring,
+  type EncryptedKeyring,
+  type EncryptedMasterKey,
+} from './keyring.ts';
 import type { MasterKeyRef, Seal, SealState } from './seal.ts';
 import { assertStorageName, type SealStorage } from './seal-storage.ts';
 import {
@@ -152,7 +158,9 @@ export class ShamirSeal implements Seal {
     assertStorage(storage);
     assertCustodians(custodians, threshold);
     if (await storage.get(tenant, RECORD_NAME)) {
-      throw new StrongroomError('E_VAULT_ALREADY_INITIALIZED', 'this tenant already has a seal', { details: { tenant } });
+      throw new StrongroomError('E_VAULT_ALREADY_INITIALIZED', 'this tenant already has a seal', {
+        details: { tenant },
+      });
     }
     const random = params.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
     const unsealRaw = takeKey(random(KEY_BYTES), 'random');
@@ -161,11 +169,24 @@ export class ShamirSeal implements Seal {
     try {
       const unsealKey = gcmKey(unsealRaw);
       const keyId = lineageId(masterRaw);
-      const keyring: EncryptedKeyring = { keyId, current: 1, keys: [encryptMasterKey(unsealKey, tenant, keyId, 1, masterRaw)] };
+      const keyring: EncryptedKeyring = {
+        keyId,
+        current: 1,
+        keys: [encryptMasterKey(unsealKey, tenant, keyId, 1, masterRaw)],
+      };
       const epoch = 1;
       const fingerprint = unsealKeyFingerprint(unsealRaw, tenant, epoch);
       shares = await split(unsealRaw, custodians.length, threshold);
-      const shareFiles = await issueShareFiles(tenant, custodians, threshold, epoch, fingerprint, shares, keyring, params.scrypt);
+      const shareFiles = await issueShareFiles(
+        tenant,
+        custodians,
+        threshold,
+        epoch,
+        fingerprint,
+        shares,
+        keyring,
+        params.scrypt,
+      );
       const record = signRecord(unsealRaw, {
         format: 'strongroom.shamir-seal',
         version: 1,
@@ -245,7 +266,12 @@ export class ShamirSeal implements Seal {
       const unsealRaw = await recoverUnsealKey(this.tenant, record, shares);
       try {
         const keyring = await this.#readKeyring(KEYRING_NAME);
-        if (!keyring) throw new StrongroomError('E_VAULT_ZEROIZED', 'the master keys were zeroized; restore with the custodians', {});
+        if (!keyring)
+          throw new StrongroomError(
+            'E_VAULT_ZEROIZED',
+            'the master keys were zeroized; restore with the custodians',
+            {},
+          );
         this.#unsealed = openKeyring(this.tenant, unsealRaw, record, [keyring]);
       } finally {
         wipe(unsealRaw);
@@ -270,9 +296,13 @@ export class ShamirSeal implements Seal {
       assertBytes(aad, 'aad');
       const plaintext = gcmDecrypt(this.#key(ref, 'E_CRYPTOGRAM_INVALID'), sealed, aad);
       if (!plaintext) {
-        throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the cryptogram does not open under this key and associated data', {
-          details: { keyVersion: ref.version },
-        });
+        throw new StrongroomError(
+          'E_CRYPTOGRAM_INVALID',
+          'the cryptogram does not open under this key and associated data',
+          {
+            details: { keyVersion: ref.version },
+          },
+        );
       }
       return Promise.resolve(plaintext);
     } catch (e) {
@@ -301,9 +331,15 @@ export class ShamirSeal implements Seal {
       const keyring = await this.#readKeyring(KEYRING_NAME);
       if (keyring) {
         const coveredByAll = Math.min(...record.coverage);
-        const uncovered = keyring.keys.filter((k) => k.version > coveredByAll && record.versions.includes(k.version));
+        const uncovered = keyring.keys.filter(
+          (k) => k.version > coveredByAll && record.versions.includes(k.version),
+        );
         if (uncovered.length > 0) {
-          const recovery: EncryptedKeyring = { keyId: keyring.keyId, current: record.current, keys: uncovered };
+          const recovery: EncryptedKeyring = {
+            keyId: keyring.keyId,
+            current: record.current,
+            keys: uncovered,
+          };
           await this.#storage.put(this.tenant, RECOVERY_NAME, utf8(JSON.stringify(recovery)));
         }
         await this.#storage.delete(this.tenant, KEYRING_NAME);
@@ -323,7 +359,9 @@ export class ShamirSeal implements Seal {
       await this.#load();
       const record = this.#requireRecord();
       if (!this.#zeroized) {
-        throw new StrongroomError('E_CONFLICT', 'the seal is not zeroized; unseal it instead', { details: { state: this.state() } });
+        throw new StrongroomError('E_CONFLICT', 'the seal is not zeroized; unseal it instead', {
+          details: { state: this.state() },
+        });
       }
       const unsealRaw = await recoverUnsealKey(this.tenant, record, shares);
       try {
@@ -348,7 +386,12 @@ export class ShamirSeal implements Seal {
    * files of earlier epochs are refused from then on. Master keys and cryptograms are untouched, and the
    * seal keeps its state (sealed or unsealed). Returns the new share files, one per new custodian.
    */
-  async rekey(currentShares: readonly PresentedShare[], newCustodians: readonly Custodian[], threshold: number, options: ShamirSealRekeyOptions = {}): Promise<ShareFile[]> {
+  async rekey(
+    currentShares: readonly PresentedShare[],
+    newCustodians: readonly Custodian[],
+    threshold: number,
+    options: ShamirSealRekeyOptions = {},
+  ): Promise<ShareFile[]> {
     return this.#exclusive(async () => {
       await this.#load();
       const record = this.#requireUsable();
@@ -357,14 +400,24 @@ export class ShamirSeal implements Seal {
       let shares: Uint8Array[] = [];
       try {
         const keyring = await this.#readKeyring(KEYRING_NAME);
-        if (!keyring) throw new StrongroomError('E_VAULT_ZEROIZED', 'the master keys were zeroized; restore first', {});
+        if (!keyring)
+          throw new StrongroomError('E_VAULT_ZEROIZED', 'the master keys were zeroized; restore first', {});
         // Check the keyring opens before handing out files that carry it.
         openKeyring(this.tenant, unsealRaw, record, [keyring]);
         const epoch = record.epoch + 1;
         const fingerprint = unsealKeyFingerprint(unsealRaw, this.tenant, epoch);
         const current = currentKeyring(keyring, record);
         shares = await split(unsealRaw, newCustodians.length, threshold);
-        const files = await issueShareFiles(this.tenant, newCustodians, threshold, epoch, fingerprint, shares, current, options.scrypt);
+        const files = await issueShareFiles(
+          this.tenant,
+          newCustodians,
+          threshold,
+          epoch,
+          fingerprint,
+          shares,
+          current,
+          options.scrypt,
+        );
         await this.#writeRecord(unsealRaw, {
           ...withoutMac(record),
           epoch,
@@ -398,8 +451,16 @@ export class ShamirSeal implements Seal {
       try {
         const entry = encryptMasterKey(unsealed.unsealKey, this.tenant, record.keyId, version, raw);
         const keys = [...keyring.keys.filter((k) => k.version < version), entry];
-        await this.#storage.put(this.tenant, KEYRING_NAME, utf8(JSON.stringify({ keyId: record.keyId, current: version, keys })));
-        await this.#writeRecord(unsealRaw, { ...withoutMac(record), current: version, versions: [...record.versions, version] });
+        await this.#storage.put(
+          this.tenant,
+          KEYRING_NAME,
+          utf8(JSON.stringify({ keyId: record.keyId, current: version, keys })),
+        );
+        await this.#writeRecord(unsealRaw, {
+          ...withoutMac(record),
+          current: version,
+          versions: [...record.versions, version],
+        });
         unsealed.masterKeys.set(version, gcmKey(raw));
         return { id: record.keyId, version };
       } finally {
@@ -418,16 +479,23 @@ export class ShamirSeal implements Seal {
       const unsealed = this.#requireUnsealed();
       const record = this.#requireRecord();
       if (ref?.id !== record.keyId) {
-        throw new StrongroomError('E_VALIDATION', 'ref names another key lineage', { details: { parameter: 'ref.id' } });
+        throw new StrongroomError('E_VALIDATION', 'ref names another key lineage', {
+          details: { parameter: 'ref.id' },
+        });
       }
       if (ref.version === record.current) {
-        throw new StrongroomError('E_CONFLICT', 'the current master key cannot be retired; rotate first', { details: { version: ref.version } });
+        throw new StrongroomError('E_CONFLICT', 'the current master key cannot be retired; rotate first', {
+          details: { version: ref.version },
+        });
       }
       if (!record.versions.includes(ref.version)) return;
       const unsealRaw = exportKey(unsealed.unsealKey);
       try {
         // Record first: a crash in between leaves a harmless extra entry in the keyring.
-        await this.#writeRecord(unsealRaw, { ...withoutMac(record), versions: record.versions.filter((v) => v !== ref.version) });
+        await this.#writeRecord(unsealRaw, {
+          ...withoutMac(record),
+          versions: record.versions.filter((v) => v !== ref.version),
+        });
         const keyring = await this.#readKeyring(KEYRING_NAME);
         if (keyring) {
           const next = { ...keyring, keys: keyring.keys.filter((k) => k.version !== ref.version) };
@@ -504,7 +572,8 @@ export class ShamirSeal implements Seal {
   async #load(): Promise<void> {
     const bytes = await this.#storage.get(this.tenant, RECORD_NAME);
     this.#record = bytes ? decodeRecord(bytes, this.tenant) : undefined;
-    this.#zeroized = this.#record !== undefined && (await this.#storage.get(this.tenant, KEYRING_NAME)) === undefined;
+    this.#zeroized =
+      this.#record !== undefined && (await this.#storage.get(this.tenant, KEYRING_NAME)) === undefined;
     if (!this.#record || this.#zeroized) this.#unsealed = undefined;
   }
 
@@ -576,7 +645,11 @@ export class ShamirSeal implements Seal {
 // ---- ceremony helpers (module-private) ----
 
 function presentedFiles(shares: readonly PresentedShare[]): ShareFile[] {
-  return shares.map((p) => (typeof p.file === 'string' || p.file instanceof Uint8Array ? parseShareFile(p.file) : checkShareFile(p.file)));
+  return shares.map((p) =>
+    typeof p.file === 'string' || p.file instanceof Uint8Array
+      ? parseShareFile(p.file)
+      : checkShareFile(p.file),
+  );
 }
 
 /**
@@ -584,15 +657,26 @@ function presentedFiles(shares: readonly PresentedShare[]): ShareFile[] {
  * decrypts them, combines them and checks the result against the recorded fingerprint and record MAC.
  * Returns the raw unseal key; the caller wipes it.
  */
-async function recoverUnsealKey(tenant: string, record: ShamirSealRecord, presented: readonly PresentedShare[]): Promise<Uint8Array> {
+async function recoverUnsealKey(
+  tenant: string,
+  record: ShamirSealRecord,
+  presented: readonly PresentedShare[],
+): Promise<Uint8Array> {
   if (!Array.isArray(presented)) {
-    throw new StrongroomError('E_VALIDATION', 'shares must be an array of { file, passphrase }', { details: { parameter: 'shares' } });
+    throw new StrongroomError('E_VALIDATION', 'shares must be an array of { file, passphrase }', {
+      details: { parameter: 'shares' },
+    });
   }
   const files = presented.map((p, i) => {
     if (typeof p !== 'object' || p === null) {
-      throw new StrongroomError('E_VALIDATION', 'each share must be { file, passphrase }', { details: { parameter: `shares[${i}]` } });
+      throw new StrongroomError('E_VALIDATION', 'each share must be { file, passphrase }', {
+        details: { parameter: `shares[${i}]` },
+      });
     }
-    const file = typeof p.file === 'string' || p.file instanceof Uint8Array ? parseShareFile(p.file) : checkShareFile(p.file);
+    const file =
+      typeof p.file === 'string' || p.file instanceof Uint8Array
+        ? parseShareFile(p.file)
+        : checkShareFile(p.file);
     assertShareMatches(tenant, record, file);
     return file;
   });
@@ -600,21 +684,30 @@ async function recoverUnsealKey(tenant: string, record: ShamirSealRecord, presen
   const seenCustodian = new Set<string>();
   for (const f of files) {
     if (seenIndex.has(f.index) || seenCustodian.has(f.custodian)) {
-      throw new StrongroomError('E_SHARE_DUPLICATE', `the share of custodian ${f.custodian} (index ${f.index}) was presented twice`, {
-        details: { custodian: f.custodian, index: f.index },
-      });
+      throw new StrongroomError(
+        'E_SHARE_DUPLICATE',
+        `the share of custodian ${f.custodian} (index ${f.index}) was presented twice`,
+        {
+          details: { custodian: f.custodian, index: f.index },
+        },
+      );
     }
     seenIndex.add(f.index);
     seenCustodian.add(f.custodian);
   }
   if (files.length < record.threshold) {
-    throw new StrongroomError('E_SHARES_INSUFFICIENT', `${files.length} of ${record.threshold} required shares presented`, {
-      details: { presented: files.length, threshold: record.threshold },
-    });
+    throw new StrongroomError(
+      'E_SHARES_INSUFFICIENT',
+      `${files.length} of ${record.threshold} required shares presented`,
+      {
+        details: { presented: files.length, threshold: record.threshold },
+      },
+    );
   }
   const shares: Uint8Array[] = [];
   try {
-    for (let i = 0; i < files.length; i++) shares.push(await decryptShareFile(files[i]!, presented[i]!.passphrase));
+    for (let i = 0; i < files.length; i++)
+      shares.push(await decryptShareFile(files[i]!, presented[i]!.passphrase));
     // Two files of different indices holding the same share (a copied file relabelled): the x-coordinate
     // is the share's last byte.
     const xs = new Set(shares.map((s) => s[s.length - 1]));
@@ -622,11 +715,16 @@ async function recoverUnsealKey(tenant: string, record: ShamirSealRecord, presen
       throw new StrongroomError('E_SHARE_DUPLICATE', 'two share files hold the same share', {});
     }
     const unsealRaw = await combine(shares);
-    if (unsealRaw.length !== KEY_BYTES || unsealKeyFingerprint(unsealRaw, tenant, record.epoch) !== record.fingerprint) {
+    if (
+      unsealRaw.length !== KEY_BYTES ||
+      unsealKeyFingerprint(unsealRaw, tenant, record.epoch) !== record.fingerprint
+    ) {
       wipe(unsealRaw);
-      throw new StrongroomError('E_SHARE_INVALID', 'the shares do not rebuild this seal\'s unseal key', {
+      throw new StrongroomError('E_SHARE_INVALID', "the shares do not rebuild this seal's unseal key", {
         details: { custodians: files.map((f) => f.custodian) },
-        hints: ['one share is corrupted or comes from another ceremony; try another combination of custodians'],
+        hints: [
+          'one share is corrupted or comes from another ceremony; try another combination of custodians',
+        ],
       });
     }
     try {
@@ -645,18 +743,35 @@ async function recoverUnsealKey(tenant: string, record: ShamirSealRecord, presen
 function assertShareMatches(tenant: string, record: ShamirSealRecord, file: ShareFile): void {
   const who = { custodian: file.custodian, index: file.index };
   if (file.tenant !== tenant) {
-    throw new StrongroomError('E_SHARE_INVALID', `the share file of custodian ${file.custodian} belongs to another tenant`, {
-      details: { ...who, tenant: file.tenant, expected: tenant },
-    });
+    throw new StrongroomError(
+      'E_SHARE_INVALID',
+      `the share file of custodian ${file.custodian} belongs to another tenant`,
+      {
+        details: { ...who, tenant: file.tenant, expected: tenant },
+      },
+    );
   }
   if (file.epoch !== record.epoch) {
-    throw new StrongroomError('E_SHARE_INVALID', `the share file of custodian ${file.custodian} is from epoch ${file.epoch}, the seal is at epoch ${record.epoch}`, {
-      details: { ...who, epoch: file.epoch, expected: record.epoch },
-      hints: file.epoch < record.epoch ? ['this share file was replaced by a rekey; use the newer one'] : [],
-    });
+    throw new StrongroomError(
+      'E_SHARE_INVALID',
+      `the share file of custodian ${file.custodian} is from epoch ${file.epoch}, the seal is at epoch ${record.epoch}`,
+      {
+        details: { ...who, epoch: file.epoch, expected: record.epoch },
+        hints:
+          file.epoch < record.epoch ? ['this share file was replaced by a rekey; use the newer one'] : [],
+      },
+    );
   }
-  if (file.fingerprint !== record.fingerprint || file.threshold !== record.threshold || file.total !== record.total) {
-    throw new StrongroomError('E_SHARE_INVALID', `the share file of custodian ${file.custodian} is from another ceremony`, { details: who });
+  if (
+    file.fingerprint !== record.fingerprint ||
+    file.threshold !== record.threshold ||
+    file.total !== record.total
+  ) {
+    throw new StrongroomError(
+      'E_SHARE_INVALID',
+      `the share file of custodian ${file.custodian} is from another ceremony`,
+      { details: who },
+    );
   }
 }
 
@@ -664,16 +779,27 @@ function assertShareMatches(tenant: string, record: ShamirSealRecord, file: Shar
  * Decrypts every live master key version found in `sources` (first source that has it wins) into
  * `KeyObject`s. A live version found nowhere fails with `E_KEY_MATERIAL_INVALID`.
  */
-function openKeyring(tenant: string, unsealRaw: Uint8Array, record: ShamirSealRecord, sources: readonly EncryptedKeyring[]): Unsealed {
+function openKeyring(
+  tenant: string,
+  unsealRaw: Uint8Array,
+  record: ShamirSealRecord,
+  sources: readonly EncryptedKeyring[],
+): Unsealed {
   const unsealKey = gcmKey(unsealRaw);
   const masterKeys = new Map<number, KeyObject>();
   for (const version of record.versions) {
     const entry = findEntry(record, sources, version);
     if (!entry) {
-      throw new StrongroomError('E_KEY_MATERIAL_INVALID', `master key version ${version} is in none of the presented keyrings`, {
-        details: { version },
-        hints: ['present a share file refreshed after the last rotation, or restore the seal storage\'s recovery blob'],
-      });
+      throw new StrongroomError(
+        'E_KEY_MATERIAL_INVALID',
+        `master key version ${version} is in none of the presented keyrings`,
+        {
+          details: { version },
+          hints: [
+            "present a share file refreshed after the last rotation, or restore the seal storage's recovery blob",
+          ],
+        },
+      );
     }
     const raw = decryptMasterKey(unsealKey, tenant, record.keyId, entry);
     try {
@@ -685,7 +811,11 @@ function openKeyring(tenant: string, unsealRaw: Uint8Array, record: ShamirSealRe
   return { unsealKey, masterKeys };
 }
 
-function findEntry(record: ShamirSealRecord, sources: readonly EncryptedKeyring[], version: number): EncryptedMasterKey | undefined {
+function findEntry(
+  record: ShamirSealRecord,
+  sources: readonly EncryptedKeyring[],
+  version: number,
+): EncryptedMasterKey | undefined {
   for (const s of sources) {
     if (s.keyId !== record.keyId) continue;
     const e = s.keys.find((k) => k.version === version);
@@ -696,7 +826,11 @@ function findEntry(record: ShamirSealRecord, sources: readonly EncryptedKeyring[
 
 /** The keyring restricted to live versions, with the record's current version. */
 function currentKeyring(keyring: EncryptedKeyring, record: ShamirSealRecord): EncryptedKeyring {
-  return { keyId: record.keyId, current: record.current, keys: keyring.keys.filter((k) => record.versions.includes(k.version)) };
+  return {
+    keyId: record.keyId,
+    current: record.current,
+    keys: keyring.keys.filter((k) => record.versions.includes(k.version)),
+  };
 }
 
 async function issueShareFiles(
@@ -748,14 +882,20 @@ function withoutMac(record: ShamirSealRecord): UnsignedRecord {
 
 function takeKey(bytes: Uint8Array, parameter: string): Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
-    throw new StrongroomError('E_VALIDATION', `${parameter} must return ${KEY_BYTES} bytes`, { details: { parameter } });
+    throw new StrongroomError('E_VALIDATION', `${parameter} must return ${KEY_BYTES} bytes`, {
+      details: { parameter },
+    });
   }
   return bytes;
 }
 
 function assertTenant(tenant: unknown): asserts tenant is string {
   if (typeof tenant !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tenant)) {
-    throw new StrongroomError('E_VALIDATION', 'tenant must be 1-64 letters, digits, dot, dash or underscore', { details: { parameter: 'tenant' } });
+    throw new StrongroomError(
+      'E_VALIDATION',
+      'tenant must be 1-64 letters, digits, dot, dash or underscore',
+      { details: { parameter: 'tenant' } },
+    );
   }
   assertStorageName(tenant, 'tenant');
 }
@@ -763,40 +903,60 @@ function assertTenant(tenant: unknown): asserts tenant is string {
 function assertStorage(storage: unknown): asserts storage is SealStorage {
   const s = storage as Partial<SealStorage> | undefined;
   if (!s || typeof s.get !== 'function' || typeof s.put !== 'function' || typeof s.delete !== 'function') {
-    throw new StrongroomError('E_VALIDATION', 'storage must implement SealStorage', { details: { parameter: 'storage' } });
+    throw new StrongroomError('E_VALIDATION', 'storage must implement SealStorage', {
+      details: { parameter: 'storage' },
+    });
   }
 }
 
 function assertCustodians(custodians: readonly Custodian[], threshold: number): void {
   if (!Array.isArray(custodians) || custodians.length < 2 || custodians.length > 255) {
-    throw new StrongroomError('E_VALIDATION', 'a ceremony needs 2 to 255 custodians', { details: { parameter: 'custodians' } });
+    throw new StrongroomError('E_VALIDATION', 'a ceremony needs 2 to 255 custodians', {
+      details: { parameter: 'custodians' },
+    });
   }
   if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > custodians.length) {
-    throw new StrongroomError('E_VALIDATION', `threshold must be an integer from 2 to ${custodians.length}`, { details: { parameter: 'threshold' } });
+    throw new StrongroomError('E_VALIDATION', `threshold must be an integer from 2 to ${custodians.length}`, {
+      details: { parameter: 'threshold' },
+    });
   }
   const ids = new Set<string>();
   custodians.forEach((c, i) => {
     if (typeof c?.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(c.id)) {
-      throw new StrongroomError('E_VALIDATION', 'custodian id must be 1-64 letters, digits or . _ @ -', { details: { parameter: `custodians[${i}].id` } });
+      throw new StrongroomError('E_VALIDATION', 'custodian id must be 1-64 letters, digits or . _ @ -', {
+        details: { parameter: `custodians[${i}].id` },
+      });
     }
-    if (ids.has(c.id)) throw new StrongroomError('E_VALIDATION', `custodian ${c.id} is listed twice`, { details: { parameter: `custodians[${i}].id` } });
+    if (ids.has(c.id))
+      throw new StrongroomError('E_VALIDATION', `custodian ${c.id} is listed twice`, {
+        details: { parameter: `custodians[${i}].id` },
+      });
     ids.add(c.id);
     if (passphraseLength(c.passphrase) < 8) {
-      throw new StrongroomError('E_VALIDATION', `the passphrase of custodian ${c.id} must have at least 8 characters`, {
-        details: { parameter: `custodians[${i}].passphrase`, custodian: c.id },
-      });
+      throw new StrongroomError(
+        'E_VALIDATION',
+        `the passphrase of custodian ${c.id} must have at least 8 characters`,
+        {
+          details: { parameter: `custodians[${i}].passphrase`, custodian: c.id },
+        },
+      );
     }
   });
 }
 
 function assertBytes(value: unknown, parameter: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) {
-    throw new StrongroomError('E_VALIDATION', `${parameter} must be a Uint8Array`, { details: { parameter } });
+    throw new StrongroomError('E_VALIDATION', `${parameter} must be a Uint8Array`, {
+      details: { parameter },
+    });
   }
 }
 
 function sealedError(tenant: string): StrongroomError {
-  return new StrongroomError('E_VAULT_SEALED', 'the vault is sealed', { details: { tenant }, hints: ['custodians unseal it with their share files'] });
+  return new StrongroomError('E_VAULT_SEALED', 'the vault is sealed', {
+    details: { tenant },
+    hints: ['custodians unseal it with their share files'],
+  });
 }
 
 function zeroizedError(tenant: string): StrongroomError {

@@ -11,7 +11,11 @@ import {
   type ShareFile,
 } from './share-file.ts';
 
-const masterKeys = { keyId: '00112233445566778899aabbccddeeff', current: 1, keys: [{ version: 1, sealed: 'A'.repeat(80) }] };
+const masterKeys = {
+  keyId: '00112233445566778899aabbccddeeff',
+  current: 1,
+  keys: [{ version: 1, sealed: 'A'.repeat(80) }],
+};
 const share = new Uint8Array(33).map((_, i) => i + 1);
 
 async function make(overrides: Partial<Parameters<typeof encryptShareFile>[0]> = {}): Promise<ShareFile> {
@@ -36,11 +40,30 @@ describe('share file', () => {
     const file = await make();
     expect(await decryptShareFile(file, 'correct horse battery')).toEqual(share);
     expect(await decryptShareFile(file, new TextEncoder().encode('correct horse battery'))).toEqual(share);
-    expect(file).toMatchObject({ format: 'strongroom-share', version: 1, tenant: 'ten_a', custodian: 'alice', index: 1, kdf: { name: 'scrypt', N: 1024, r: 8, p: 1 } });
+    expect(file).toMatchObject({
+      format: 'strongroom-share',
+      version: 1,
+      tenant: 'ten_a',
+      custodian: 'alice',
+      index: 1,
+      kdf: { name: 'scrypt', N: 1024, r: 8, p: 1 },
+    });
   });
 
   it('uses N = 2^15 unless told otherwise', async () => {
-    const { scrypt: _, ...params } = { scrypt: 0, tenant: 'ten_a', custodian: 'bob', index: 2, threshold: 2, total: 3, epoch: 1, fingerprint: '0123456789abcdef', share, passphrase: 'correct horse battery', masterKeys };
+    const { scrypt: _, ...params } = {
+      scrypt: 0,
+      tenant: 'ten_a',
+      custodian: 'bob',
+      index: 2,
+      threshold: 2,
+      total: 3,
+      epoch: 1,
+      fingerprint: '0123456789abcdef',
+      share,
+      passphrase: 'correct horse battery',
+      masterKeys,
+    };
     const file = await encryptShareFile(params);
     expect(file.kdf.N).toBe(32768);
   });
@@ -57,8 +80,15 @@ describe('share file', () => {
     const file = await make();
     const ct = Buffer.from(file.ciphertext, 'base64');
     ct[0]! ^= 1;
-    for (const edited of [{ ...file, index: 2 }, { ...file, epoch: 2 }, { ...file, tenant: 'ten_b' }, { ...file, ciphertext: ct.toString('base64') }]) {
-      await expect(decryptShareFile(edited, 'correct horse battery')).rejects.toMatchObject({ code: 'E_SHARE_INVALID' });
+    for (const edited of [
+      { ...file, index: 2 },
+      { ...file, epoch: 2 },
+      { ...file, tenant: 'ten_b' },
+      { ...file, ciphertext: ct.toString('base64') },
+    ]) {
+      await expect(decryptShareFile(edited, 'correct horse battery')).rejects.toMatchObject({
+        code: 'E_SHARE_INVALID',
+      });
     }
   });
 
@@ -81,7 +111,10 @@ describe('share file', () => {
   it.each([
     ['version', { version: 2 }],
     ['kdf.N too low', { kdf: { name: 'scrypt', N: 512, r: 8, p: 1, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' } }],
-    ['kdf.N not a power of 2', { kdf: { name: 'scrypt', N: 3000, r: 8, p: 1, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' } }],
+    [
+      'kdf.N not a power of 2',
+      { kdf: { name: 'scrypt', N: 3000, r: 8, p: 1, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' } },
+    ],
     ['kdf.N too high', { kdf: { name: 'scrypt', N: 2 ** 22, r: 8, p: 1, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' } }],
     ['index > total', { index: 4 }],
     ['threshold > total', { threshold: 4 }],
@@ -93,12 +126,19 @@ describe('share file', () => {
   });
 
   it('refuses short passphrases at creation', async () => {
-    await expect(make({ passphrase: 'short' })).rejects.toMatchObject({ code: 'E_VALIDATION', details: { parameter: 'passphrase' } });
+    await expect(make({ passphrase: 'short' })).rejects.toMatchObject({
+      code: 'E_VALIDATION',
+      details: { parameter: 'passphrase' },
+    });
   });
 
   it('swaps the keyring without the passphrase, leaving the share decryptable', async () => {
     const file = await make();
-    const next = { ...masterKeys, current: 2, keys: [...masterKeys.keys, { version: 2, sealed: 'B'.repeat(80) }] };
+    const next = {
+      ...masterKeys,
+      current: 2,
+      keys: [...masterKeys.keys, { version: 2, sealed: 'B'.repeat(80) }],
+    };
     const refreshed = withMasterKeys(file, next);
     expect(refreshed.masterKeys).toEqual(next);
     expect(await decryptShareFile(refreshed, 'correct horse battery')).toEqual(share);

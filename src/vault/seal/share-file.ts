@@ -122,7 +122,9 @@ export function unsealKeyFingerprint(unsealKey: Uint8Array, tenant: string, epoc
 export async function encryptShareFile(params: EncryptShareFileParameters): Promise<ShareFile> {
   const { tenant, custodian, index, threshold, total, epoch, fingerprint, share, passphrase } = params;
   if (!(share instanceof Uint8Array) || share.length < 2 || share.length > 256) {
-    throw new StrongroomError('E_VALIDATION', 'share must be a Uint8Array of 2-256 bytes', { details: { parameter: 'share' } });
+    throw new StrongroomError('E_VALIDATION', 'share must be a Uint8Array of 2-256 bytes', {
+      details: { parameter: 'share' },
+    });
   }
   if (passphraseLength(passphrase) < 8) {
     throw new StrongroomError('E_VALIDATION', 'a custodian passphrase must have at least 8 characters', {
@@ -130,8 +132,25 @@ export async function encryptShareFile(params: EncryptShareFileParameters): Prom
     });
   }
   const cost = { ...DEFAULT_SCRYPT_COST, ...params.scrypt };
-  const kdf: ShareFileKdf = { name: 'scrypt', N: cost.N, r: cost.r, p: cost.p, salt: toBase64(randomBytes(16)) };
-  const header = checkHeader({ format: SHARE_FILE_FORMAT, version: SHARE_FILE_VERSION, tenant, custodian, index, threshold, total, epoch, fingerprint, kdf });
+  const kdf: ShareFileKdf = {
+    name: 'scrypt',
+    N: cost.N,
+    r: cost.r,
+    p: cost.p,
+    salt: toBase64(randomBytes(16)),
+  };
+  const header = checkHeader({
+    format: SHARE_FILE_FORMAT,
+    version: SHARE_FILE_VERSION,
+    tenant,
+    custodian,
+    index,
+    threshold,
+    total,
+    epoch,
+    fingerprint,
+    kdf,
+  });
   const masterKeys = parseKeyring(params.masterKeys, 'masterKeys');
   const derived = await deriveKeys(passphrase, kdf);
   try {
@@ -166,13 +185,22 @@ export async function decryptShareFile(file: ShareFile, passphrase: Passphrase):
         details: { custodian: checked.custodian, index: checked.index },
       });
     }
-    const sealed = concatBytes(fromBase64(checked.nonce, 'nonce'), fromBase64(checked.ciphertext, 'ciphertext'));
+    const sealed = concatBytes(
+      fromBase64(checked.nonce, 'nonce'),
+      fromBase64(checked.ciphertext, 'ciphertext'),
+    );
     const share = gcmDecrypt(gcmKey(derived.encryption), sealed, headerAad(headerOf(checked)));
     if (!share) {
-      throw new StrongroomError('E_SHARE_INVALID', `the share file of custodian ${checked.custodian} was altered`, {
-        details: { custodian: checked.custodian, index: checked.index },
-        hints: ['the passphrase is right but the header or ciphertext changed; ask the custodian for their original file'],
-      });
+      throw new StrongroomError(
+        'E_SHARE_INVALID',
+        `the share file of custodian ${checked.custodian} was altered`,
+        {
+          details: { custodian: checked.custodian, index: checked.index },
+          hints: [
+            'the passphrase is right but the header or ciphertext changed; ask the custodian for their original file',
+          ],
+        },
+      );
     }
     return share;
   } finally {
@@ -194,7 +222,9 @@ export function serializeShareFile(file: ShareFile): string {
 export function parseShareFile(text: string | Uint8Array): ShareFile {
   let value: unknown;
   try {
-    value = JSON.parse(typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text));
+    value = JSON.parse(
+      typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text),
+    );
   } catch (cause) {
     throw new StrongroomError('E_SHARE_INVALID', 'the share file is not JSON', { cause });
   }
@@ -209,12 +239,30 @@ export function checkShareFile(file: ShareFile): ShareFile {
   if (typeof file.nonce !== 'string' || safeLength(file.nonce) !== GCM_NONCE_BYTES) throw malformed('nonce');
   const ctLength = typeof file.ciphertext === 'string' ? safeLength(file.ciphertext) : -1;
   if (ctLength < GCM_TAG_BYTES + 2 || ctLength > GCM_TAG_BYTES + 256) throw malformed('ciphertext');
-  return { ...header, check: file.check, nonce: file.nonce, ciphertext: file.ciphertext, masterKeys: parseKeyring(file.masterKeys, 'masterKeys') };
+  return {
+    ...header,
+    check: file.check,
+    nonce: file.nonce,
+    ciphertext: file.ciphertext,
+    masterKeys: parseKeyring(file.masterKeys, 'masterKeys'),
+  };
 }
 
 // ---- internals ----
 
-type ShareFileHeader = Pick<ShareFile, 'format' | 'version' | 'tenant' | 'custodian' | 'index' | 'threshold' | 'total' | 'epoch' | 'fingerprint' | 'kdf'>;
+type ShareFileHeader = Pick<
+  ShareFile,
+  | 'format'
+  | 'version'
+  | 'tenant'
+  | 'custodian'
+  | 'index'
+  | 'threshold'
+  | 'total'
+  | 'epoch'
+  | 'fingerprint'
+  | 'kdf'
+>;
 
 function headerOf(f: ShareFile): ShareFileHeader {
   const { format, version, tenant, custodian, index, threshold, total, epoch, fingerprint, kdf } = f;
@@ -228,22 +276,39 @@ function headerAad(h: ShareFileHeader): Uint8Array {
 function checkHeader(h: ShareFileHeader): ShareFileHeader {
   if (h.format !== SHARE_FILE_FORMAT) throw malformed('format is not strongroom-share');
   if (h.version !== SHARE_FILE_VERSION) {
-    throw new StrongroomError('E_SHARE_INVALID', `unknown share file version ${String(h.version)}`, { details: { version: h.version } });
+    throw new StrongroomError('E_SHARE_INVALID', `unknown share file version ${String(h.version)}`, {
+      details: { version: h.version },
+    });
   }
-  if (typeof h.tenant !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(h.tenant)) throw malformed('tenant');
-  if (typeof h.custodian !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(h.custodian)) throw malformed('custodian');
+  if (typeof h.tenant !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(h.tenant))
+    throw malformed('tenant');
+  if (typeof h.custodian !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(h.custodian))
+    throw malformed('custodian');
   if (!isInt(h.total, 2, 255)) throw malformed('total');
   if (!isInt(h.threshold, 2, h.total)) throw malformed('threshold');
   if (!isInt(h.index, 1, h.total)) throw malformed('index');
   if (!isInt(h.epoch, 1, 0xffffffff)) throw malformed('epoch');
-  if (typeof h.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(h.fingerprint)) throw malformed('fingerprint');
+  if (typeof h.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(h.fingerprint))
+    throw malformed('fingerprint');
   const k = h.kdf as Partial<ShareFileKdf> | undefined;
   if (!k || k.name !== 'scrypt') throw malformed('kdf.name');
   if (!isInt(k.N, MIN_SCRYPT_N, MAX_SCRYPT_N) || (k.N & (k.N - 1)) !== 0) throw malformed('kdf.N');
   if (!isInt(k.r, 1, 32) || !isInt(k.p, 1, 16)) throw malformed('kdf.r/p');
-  if (typeof k.salt !== 'string' || safeLength(k.salt) < 16 || safeLength(k.salt) > 64) throw malformed('kdf.salt');
+  if (typeof k.salt !== 'string' || safeLength(k.salt) < 16 || safeLength(k.salt) > 64)
+    throw malformed('kdf.salt');
   const kdf: ShareFileKdf = { name: 'scrypt', N: k.N, r: k.r, p: k.p, salt: k.salt };
-  return { format: h.format, version: h.version, tenant: h.tenant, custodian: h.custodian, index: h.index, threshold: h.threshold, total: h.total, epoch: h.epoch, fingerprint: h.fingerprint, kdf };
+  return {
+    format: h.format,
+    version: h.version,
+    tenant: h.tenant,
+    custodian: h.custodian,
+    index: h.index,
+    threshold: h.threshold,
+    total: h.total,
+    epoch: h.epoch,
+    fingerprint: h.fingerprint,
+    kdf,
+  };
 }
 
 /** Characters of a string passphrase (NFKC), bytes of a byte one; -1 when it is neither. */
@@ -253,17 +318,26 @@ export function passphraseLength(passphrase: unknown): number {
   return -1;
 }
 
-async function deriveKeys(passphrase: Passphrase, kdf: ShareFileKdf): Promise<{ encryption: Uint8Array; check: string }> {
+async function deriveKeys(
+  passphrase: Passphrase,
+  kdf: ShareFileKdf,
+): Promise<{ encryption: Uint8Array; check: string }> {
   const salt = fromBase64(kdf.salt, 'kdf.salt');
   const secret = typeof passphrase === 'string' ? utf8(passphrase.normalize('NFKC')) : passphrase;
   const out = await new Promise<Buffer>((resolve, reject) =>
-    scryptCallback(secret, salt, 64, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 1024 * 1024 }, (e, key) =>
-      e ? reject(e) : resolve(key),
+    scryptCallback(
+      secret,
+      salt,
+      64,
+      { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 1024 * 1024 },
+      (e, key) => (e ? reject(e) : resolve(key)),
     ),
   );
   if (secret !== passphrase) wipe(secret);
   const encryption = new Uint8Array(out.subarray(0, 32));
-  const mac = createHmac('sha256', out.subarray(32)).update('strongroom.share-file.passphrase-check').digest();
+  const mac = createHmac('sha256', out.subarray(32))
+    .update('strongroom.share-file.passphrase-check')
+    .digest();
   out.fill(0);
   const check = toHex(mac.subarray(0, 8));
   mac.fill(0);
