@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { signRequest } from '../src/api/http-signatures.ts';
+import { signRequest } from '../src/domain/http-signatures.ts';
 import { generateRequestSigner } from '../src/sdk/signer.ts';
 import { createTestDatabase } from '../test/support/databases.ts';
 import { report, type Figure } from './harness.ts';

@@ -11,7 +11,7 @@ import {
   signRequest,
   verifySignedRequest,
   type SignedRequestInput,
-} from '../src/api/http-signatures.ts';
+} from '../src/domain/http-signatures.ts';
 import { KEY_ALGORITHMS, PublicKeyCache, verifySignature } from '../src/domain/keys.ts';
 import { generateRequestSigner } from '../src/sdk/signer.ts';
 

@@ -8,7 +8,8 @@
  * - rewrap of N cryptograms stored in SQLite end to end (default 1,000,000; STRONGROOM_BENCH_REWRAP_ROWS),
  *   vs raw AES-256-GCM decrypt+encrypt of the same count in memory
  */
-import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { createTestDatabase, type TestDatabase } from '../test/support/databases.ts';
 import { sealBlobRepository, vaultRepository } from '../src/store/repositories/vault-repository.ts';
@@ -46,28 +47,51 @@ async function shamirVault() {
   return { database, vault, init };
 }
 
-async function walletCreations(vault: Vault): Promise<Figure> {
-  const n = 400;
-  const concurrency = 8;
+const WALLETS = Number(process.env.STRONGROOM_BENCH_WALLETS ?? 2000);
+const IN_FLIGHT = 64;
+
+/** Runs `n` calls of `fn` with `IN_FLIGHT` of them in flight at once; returns calls per second. */
+async function concurrently(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t0 = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
-        await vault.createWallet(TENANT, { walletId: `c${String(i).padStart(6, '0')}`, tier: 'hot' });
-      }
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) await fn(next++);
     }),
   );
-  const perSecond = n / (Number(process.hrtime.bigint() - t0) / 1e9);
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+async function walletCreations(vault: Vault): Promise<Figure[]> {
   const sentence = Buffer.from('abandon '.repeat(23) + 'art');
-  const pbkdf2 = opsPerSecond(200, () => pbkdf2Sync(sentence, 'mnemonic', 2048, 64, 'sha512'));
-  return {
-    name: 'wallet creations/s (BIP39 seed, 3 account xpubs, cryptogram, SQLite)',
-    value: perSecond,
-    unit: 'ops/s',
-    baseline: { name: 'BIP39 PBKDF2-HMAC-SHA512 x2048 alone (1 thread)', value: pbkdf2, unit: 'ops/s' },
-  };
+  const pbkdf2Async = promisify(pbkdf2);
+  const rawPbkdf2 = () => concurrently(WALLETS, () => pbkdf2Async(sentence, 'mnemonic', 2048, 64, 'sha512'));
+  let round = 0;
+  const create = () =>
+    concurrently(WALLETS, (i) => vault.createWallet(TENANT, { walletId: `c${round}-${String(i).padStart(6, '0')}`, tier: 'hot' }));
+  await rawPbkdf2(); // warm-up of the libuv pool
+  // Alternate the figure and its baseline, so a change in machine load hits both alike.
+  const raw: number[] = [];
+  const created: number[] = [];
+  for (; round < 3; round++) {
+    raw.push(await rawPbkdf2());
+    created.push(await create());
+  }
+  const mid = (v: number[]) => v.sort((a, b) => a - b)[1]!;
+  const pbkdf2Sync1 = opsPerSecond(200, () => pbkdf2Sync(sentence, 'mnemonic', 2048, 64, 'sha512'));
+  return [
+    {
+      name: `wallet creations/s, ${IN_FLIGHT} in flight (BIP39 seed, 3 account xpubs, cryptogram, SQLite) (target >= 1,000/s)`,
+      value: mid(created),
+      unit: 'ops/s',
+      baseline: { name: `raw BIP39 PBKDF2-HMAC-SHA512 x2048, async, ${IN_FLIGHT} in flight`, value: mid(raw), unit: 'ops/s' },
+    },
+    {
+      name: 'BIP39 PBKDF2 on one thread (pbkdf2Sync), for scale',
+      value: pbkdf2Sync1,
+      unit: 'ops/s',
+    },
+  ];
 }
 
 /** Seeds `rows` wallet cryptograms straight into SQLite (1,000 distinct seeds, each row bound to its id). */
@@ -144,7 +168,7 @@ async function rewrapFigures(): Promise<Figure[]> {
     const seedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     await vault.rotate(TENANT, { mechanism: 'shamir' });
     const t1 = process.hrtime.bigint();
-    const r = await vault.rewrap(TENANT, { batchSize: 2000 });
+    const r = await vault.rewrap(TENANT, { batchSize: 10_000 });
     const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
     if (r.verified !== REWRAP_ROWS || r.digestAfter !== r.digestBefore) throw new Error('rewrap did not verify');
     const raw = await median(3, () => rawRewrapBaseline(200_000));
@@ -169,17 +193,22 @@ async function rewrapFigures(): Promise<Figure[]> {
   }
 }
 
+/** STRONGROOM_BENCH_VAULT_PARTS=seal,hsm,wallets,rewrap (default all) runs some parts only, when profiling. */
+const PARTS = new Set((process.env.STRONGROOM_BENCH_VAULT_PARTS ?? 'seal,hsm,wallets,rewrap').split(','));
+
 export async function run(): Promise<void> {
   const figures: Figure[] = [];
-  figures.push(...(await measureSealFigures()));
-  figures.push(...(await measureHsmFigures()));
-  const { database, vault } = await shamirVault();
-  try {
-    figures.push(await walletCreations(vault));
-  } finally {
-    await vault.close();
-    await database.dispose();
+  if (PARTS.has('seal')) figures.push(...(await measureSealFigures()));
+  if (PARTS.has('hsm')) figures.push(...(await measureHsmFigures()));
+  if (PARTS.has('wallets')) {
+    const { database, vault } = await shamirVault();
+    try {
+      figures.push(...(await walletCreations(vault)));
+    } finally {
+      await vault.close();
+      await database.dispose();
+    }
   }
-  figures.push(...(await rewrapFigures()));
+  if (PARTS.has('rewrap')) figures.push(...(await rewrapFigures()));
   report('vault', figures);
 }

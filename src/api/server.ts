@@ -9,7 +9,7 @@ import swagger from '@fastify/swagger';
 import { StrongroomError, isStrongroomError } from '../domain/errors.ts';
 import type { Principal } from '../service/principal.ts';
 import type { Strongroom } from '../service/app.ts';
-import { verifySignedRequest } from './http-signatures.ts';
+import { verifySignedRequest } from '../domain/http-signatures.ts';
 import { problem } from './problem.ts';
 import { parseStrictJson } from './strict-json.ts';
 import { registerRoutes } from './routes/index.ts';

@@ -22,5 +22,6 @@ registerGroups(program);
 registerRequests(program);
 registerAudit(program);
 registerVaultCommands(program);
+(await import('./governance.ts')).registerGovernance(program);
 
 await program.parseAsync(process.argv);

@@ -67,6 +67,7 @@ export type ErrorCode =
   | 'E_ADDRESS_INVALID'
   | 'E_ADDRESS_LOOKALIKE'
   | 'E_CHAIN_RPC'
+  | 'E_UTXO_UNAVAILABLE'
   // SDK client: the server could not be reached, or answered outside the API contract
   | 'E_NETWORK'
   | 'E_UNEXPECTED_RESPONSE'

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createClient, type StrongroomClient } from './client.ts';
 import { generateRequestSigner } from './signer.ts';
-import { verifySignedRequest, type VerifiedSignature } from '../api/http-signatures.ts';
+import { verifySignedRequest, type VerifiedSignature } from '../domain/http-signatures.ts';
 import { parsePublicKey } from '../domain/keys.ts';
 import { StrongroomError } from '../domain/errors.ts';
 

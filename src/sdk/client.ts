@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StrongroomError, type ErrorCode } from '../domain/errors.ts';
-import { signRequest, type RequestSigner } from '../api/http-signatures.ts';
+import { signRequest, type RequestSigner } from '../domain/http-signatures.ts';
 import { parseStrictJson } from '../api/strict-json.ts';
 
 export interface ClientOptions {

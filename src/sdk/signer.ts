@@ -7,9 +7,9 @@ import { createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObjec
 import { inspect } from 'node:util';
 import { StrongroomError } from '../domain/errors.ts';
 import { keyIdOf, type KeyAlgorithm } from '../domain/keys.ts';
-import type { RequestSigner } from '../api/http-signatures.ts';
+import type { RequestSigner } from '../domain/http-signatures.ts';
 
-export type { RequestSigner } from '../api/http-signatures.ts';
+export type { RequestSigner } from '../domain/http-signatures.ts';
 
 /** The algorithm a private key can sign with, or an E_VALIDATION naming `privateKey`. */
 export function algorithmOfPrivateKey(privateKey: KeyObject): KeyAlgorithm {

@@ -8,13 +8,12 @@ import { openDatabase, type Database, type DatabaseConfig } from '../store/datab
 import { InterimAuditSigner } from '../vault/interim-audit-signer.ts';
 import { AuditedWriter } from './audited-writer.ts';
 import { createAuditService } from './audit-service.ts';
-import { createDirectoryService } from './directory-service.ts';
 import { createTenant, initialize, type InitInput } from './init-service.ts';
 import { createKeyDirectory } from './key-directory.ts';
-import { createRequestsService } from './requests-service.ts';
 import { createSessionsService } from './sessions-service.ts';
 import { authRepository } from '../store/index.ts';
 import { checkpointSignerFor, openVault, type VaultConfig } from './vault-wiring.ts';
+import { governanceServices } from './approvals-service.ts';
 
 export interface StrongroomConfig {
   database: DatabaseConfig;
@@ -66,9 +65,10 @@ export async function createStrongroom(config: StrongroomConfig) {
     now,
     vault,
     keys: createKeyDirectory(db),
-    directory: createDirectoryService(deps),
-    requests: createRequestsService(deps),
     sessions: createSessionsService(deps),
+    // Directory, requests, governance and approvals: the request path runs the policy in force, and after
+    // the genesis the directory changes only through governance requests.
+    ...governanceServices({ ...deps, vault }),
     audit,
     initialize: (input: InitInput) => initialize(writer, input, now),
     createTenant: (input: InitInput) => createTenant(writer, input, now),

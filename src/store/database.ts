@@ -76,5 +76,8 @@ function openPostgres(url: string, poolSize = 10): Kysely<StoreSchema> {
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
     } as any,
   });
+  // An idle client whose connection the server closed (restart, failover, admin termination) is dropped
+  // and replaced by the pool; without a listener the error would crash the process.
+  pool.on('error', () => undefined);
   return new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
 }

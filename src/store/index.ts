@@ -7,3 +7,6 @@ export { requestsRepository } from './repositories/requests-repository.ts';
 export { auditRepository } from './repositories/audit-repository.ts';
 export { systemRepository } from './repositories/system-repository.ts';
 export { outboxRepository } from './repositories/outbox-repository.ts';
+export { jobsRepository } from './repositories/jobs-repository.ts';
+export { utxoRepository } from './repositories/utxo-repository.ts';
+export { evmNonceRepository } from './repositories/evm-nonce-repository.ts';

@@ -6,8 +6,11 @@ import { FixedKeySeal } from '../../test/support/fixed-key-seal.ts';
 import { fromHex, toHex } from './bytes.ts';
 import {
   encodeCryptogramBinding,
+  encodeBindingOnce,
   encodeCryptogramHeader,
   openCryptogram,
+  openEncoded,
+  sealEncoded,
   parseCryptogramHeader,
   sealCryptogram,
   type CryptogramBinding,
@@ -135,5 +138,58 @@ describe('cryptogram binding', () => {
     expect(parseCryptogramHeader(h).masterKey).toEqual({ id: '0011223344556677', version: 0x01020304 });
     expect(() => encodeCryptogramHeader({ id: 'ABC', version: 1 })).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
     expect(() => encodeCryptogramHeader({ id: '00', version: 0 })).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
+  });
+});
+
+describe('cryptogram caches (header, associated data) never change what opens', () => {
+  const seal = vectorSeal();
+  const secret = fromHex(vector.plaintext);
+  const base = vector.binding;
+
+  it('fields that concatenate alike are different bindings, warm cache or not', async () => {
+    const a = { ...base, tenant: 'ab', objectId: 'c1' };
+    const b = { ...base, tenant: 'a', objectId: 'bc1' };
+    const ca = await sealCryptogram(seal, a, secret);
+    const cb = await sealCryptogram(seal, b, secret);
+    for (let i = 0; i < 2; i++) {
+      expect(toHex(await openCryptogram(seal, a, ca))).toBe(vector.plaintext);
+      expect(toHex(await openCryptogram(seal, b, cb))).toBe(vector.plaintext);
+      await expectCode(openCryptogram(seal, a, cb), 'E_CRYPTOGRAM_INVALID');
+      await expectCode(openCryptogram(seal, b, ca), 'E_CRYPTOGRAM_INVALID');
+    }
+  });
+
+  it('a warm entry is not reused for a binding of the wrong type', async () => {
+    const c = await sealCryptogram(seal, base, secret);
+    await openCryptogram(seal, base, c);
+    await expectCode(openCryptogram(seal, { ...base, keyVersion: String(base.keyVersion) as unknown as number }, c), 'E_VALIDATION');
+    await expectCode(openCryptogram(seal, { ...base, tenant: 42 as unknown as string }, c), 'E_VALIDATION');
+  });
+
+  it('a warm entry for one master key does not open a cryptogram whose header names another', async () => {
+    const c = await sealCryptogram(seal, base, secret);
+    await openCryptogram(seal, base, c);
+    const other = c.slice();
+    other[other.length - 16 - secret.length - 12 - 1]! ^= 1; // last byte of the header: the key version
+    await expectCode(openCryptogram(seal, base, other), 'E_CRYPTOGRAM_INVALID');
+    expect(toHex(await openCryptogram(seal, base, c))).toBe(vector.plaintext);
+  });
+
+  it('more bindings than the cache holds all open, and none opens another', async () => {
+    const bindings = Array.from({ length: 5000 }, (_, i) => ({ ...base, objectId: `wal_${i}` }));
+    const sealed = await Promise.all(bindings.map((b) => sealCryptogram(seal, b, secret)));
+    for (let i = 0; i < bindings.length; i += 1) {
+      expect(toHex(await openCryptogram(seal, bindings[i]!, sealed[i]!))).toBe(vector.plaintext);
+    }
+    await expectCode(openCryptogram(seal, bindings[0]!, sealed[4999]!), 'E_CRYPTOGRAM_INVALID');
+  });
+
+  it('encodeBindingOnce / sealEncoded / openEncoded are the same format', async () => {
+    const encoded = encodeBindingOnce(base);
+    const c = await sealEncoded(seal, encoded, secret);
+    expect(toHex(await openCryptogram(seal, base, c))).toBe(vector.plaintext);
+    expect(toHex(await openEncoded(seal, encoded, await sealCryptogram(seal, base, secret)))).toBe(vector.plaintext);
+    await expectCode(openEncoded(seal, encodeBindingOnce({ ...base, objectId: 'wal_other' }), c), 'E_CRYPTOGRAM_INVALID');
+    expect(() => encodeBindingOnce({ ...base, purpose: '' })).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
   });
 });

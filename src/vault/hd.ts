@@ -13,6 +13,14 @@ import * as bip39 from '@scure/bip39';
 import { wordlist as english } from '@scure/bip39/wordlists/english.js';
 import { StrongroomError } from '../domain/errors.ts';
 import { bitcoinNetwork, type BitcoinNetwork, type BitcoinNetworkName } from '../chains/bitcoin/network.ts';
+import {
+  derivePrivatePath,
+  fingerprintOf,
+  publicKeyOf,
+  serializeXpub,
+  wipeNode,
+  type PrivateNode,
+} from './bip32-native.ts';
 
 export type { HDKey };
 
@@ -134,11 +142,25 @@ export function accountXpubs(
   account = 0,
 ): AccountXpubs {
   assertMaster(master);
+  return accountXpubsOfNode(nodeOf(master), network, account);
+}
+
+/**
+ * `accountXpubs` of a native master node (bip32-native.ts: libsecp256k1 and node:crypto, no HDKey). The
+ * node is left for the caller to wipe. Used by wallet creation, where @scure/bip32's pure-JS public keys
+ * would cost more than the BIP39 PBKDF2 itself.
+ */
+export function accountXpubsOfNode(
+  master: PrivateNode,
+  network: BitcoinNetworkName | BitcoinNetwork = 'mainnet',
+  account = 0,
+): AccountXpubs {
+  if (master.depth !== 0) throw keyMaterialInvalid('expected a master key (depth 0)', 'master');
   const net = bitcoinNetwork(network);
   const paths = accountPaths(net, account);
   const mainnet = bitcoinNetwork('mainnet').bip32;
   return {
-    masterFingerprint: fingerprintHex(master.fingerprint),
+    masterFingerprint: fingerprintHex(fingerprintOf(publicKeyOf(master.privateKey))),
     network: net.name,
     bip84: { path: paths.bip84, xpub: publicOnly(master, paths.bip84, net.bip32) },
     bip86: { path: paths.bip86, xpub: publicOnly(master, paths.bip86, net.bip32) },
@@ -148,26 +170,25 @@ export function accountXpubs(
 
 /**
  * Derives the private key at `path` (absolute, from the master) and returns a copy of its 32 bytes.
- * The caller wipes the copy; the intermediate HDKeys are wiped here.
+ * The caller wipes the copy; the intermediate keys are wiped here.
  */
 export function derivePrivateKey(master: HDKey, path: string): Uint8Array {
   assertMaster(master);
-  const child = deriveChecked(master, path);
-  try {
-    if (!child.privateKey) throw keyMaterialInvalid('master key has no private key', 'master');
-    return Uint8Array.from(child.privateKey);
-  } finally {
-    child.wipePrivateData();
-  }
+  const child = deriveChecked(nodeOf(master), path);
+  const out = Uint8Array.from(child.privateKey);
+  wipeNode(child);
+  return out;
 }
 
 /** Derives the public key at `path` (33 bytes, compressed). */
 export function derivePublicKey(master: HDKey, path: string): Uint8Array {
   assertMaster(master);
-  const child = deriveChecked(master, path);
-  const pub = Uint8Array.from(child.publicKey!);
-  child.wipePrivateData();
-  return pub;
+  const child = deriveChecked(nodeOf(master), path);
+  try {
+    return Uint8Array.from(publicKeyOf(child.privateKey));
+  } finally {
+    wipeNode(child);
+  }
 }
 
 /** Wipes an HDKey's private key bytes. Idempotent. */
@@ -205,35 +226,30 @@ export function fingerprintHex(fingerprint: number): string {
   return (fingerprint >>> 0).toString(16).padStart(8, '0');
 }
 
-function deriveChecked(master: HDKey, path: string): HDKey {
+function deriveChecked(master: PrivateNode, path: string): PrivateNode {
   const indices = parsePath(path);
   // Returning the master itself would let a caller wipe it by accident.
   if (indices.length === 0)
     throw new StrongroomError('E_VALIDATION', 'path must name a child key', {
       details: { parameter: 'path' },
     });
-  let key = master;
-  for (const index of indices) {
-    const next = key.deriveChild(index);
-    if (key !== master) key.wipePrivateData();
-    key = next;
-  }
-  return key;
+  return derivePrivatePath(master, indices);
 }
 
-// Re-serialise from public fields only, with the requested version bytes: the result cannot carry a private key.
-function publicOnly(master: HDKey, path: string, versions: { public: number; private: number }): string {
+// Serialise from public fields only, with the requested version bytes: the result cannot carry a private key.
+function publicOnly(master: PrivateNode, path: string, versions: { public: number; private: number }): string {
   const child = deriveChecked(master, path);
-  const pub = new HDKey({
-    versions,
-    depth: child.depth,
-    index: child.index,
-    parentFingerprint: child.parentFingerprint,
-    chainCode: child.chainCode!,
-    publicKey: child.publicKey!,
-  });
-  child.wipePrivateData();
-  return pub.publicExtendedKey;
+  try {
+    const { depth, index, parentFingerprint, chainCode } = child;
+    return serializeXpub({ depth, index, parentFingerprint, chainCode, publicKey: publicKeyOf(child.privateKey) }, versions.public);
+  } finally {
+    wipeNode(child);
+  }
+}
+
+/** A view of an HDKey's master secret as a native node (no copy: the HDKey still owns and wipes it). */
+function nodeOf(master: HDKey): PrivateNode {
+  return { depth: 0, index: 0, parentFingerprint: 0, chainCode: master.chainCode!, privateKey: master.privateKey! };
 }
 
 function assertMaster(master: HDKey): void {

@@ -13,6 +13,10 @@ import { auditKeyBinding, generateAuditKey, signWithAuditKey } from './audit-key
 import { wipe } from './bytes.ts';
 import { openCryptogram, sealCryptogram } from './cryptogram.ts';
 import { buildExportFile } from './export-file.ts';
+import { checkEvidence, type Authorization, type EvidenceBundle } from './evidence.ts';
+import { GovernanceHeads, headMacFromAuditSecret, headStorageInVaultKeys } from './governance-head.ts';
+import { isStrongroomError } from '../domain/errors.ts';
+import type { GovernanceHead } from '../governance/index.ts';
 import { runRewrap } from './rewrap.ts';
 import type { Seal } from './seal/seal.ts';
 import type { QuorumParameters, SealDriver, TenantSeal } from './seal-driver.ts';
@@ -25,6 +29,7 @@ import {
   walletBinding,
 } from './wallets.ts';
 import type {
+  AcceptGovernanceHeadParameters,
   Actor,
   AuditPublicKey,
   CreateWalletParameters,
@@ -74,6 +79,7 @@ export class LocalVault implements Vault {
   readonly #now: () => Date;
   readonly #seals = new Map<string, Promise<TenantSeal>>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #governance: GovernanceHeads;
 
   constructor(options: LocalVaultOptions) {
     this.#storage = options.storage;
@@ -82,6 +88,11 @@ export class LocalVault implements Vault {
     this.#driverFor = typeof seals === 'function' ? seals : () => seals;
     this.#network = options.network ?? 'mainnet';
     this.#now = options.now ?? (() => new Date());
+    this.#governance = new GovernanceHeads({
+      storage: headStorageInVaultKeys(this.#storage),
+      macFor: (tenant) => this.#headMac(tenant),
+      now: this.#now,
+    });
   }
 
   async status(tenant: string): Promise<VaultStatus> {
@@ -117,6 +128,7 @@ export class LocalVault implements Vault {
     return this.#ceremony(tenant, async (ts) => {
       requireInitialized(ts);
       await this.#record(tenant, params, 'vault.seal', {});
+      this.#governance.forget(tenant);
       await ts.lock();
       return this.#statusOf(ts);
     });
@@ -126,6 +138,7 @@ export class LocalVault implements Vault {
     return this.#ceremony(tenant, async (ts) => {
       requireInitialized(ts);
       await this.#record(tenant, params, 'vault.zeroize', {});
+      this.#governance.forget(tenant);
       await ts.zeroize(params);
       return this.#statusOf(ts);
     });
@@ -274,6 +287,42 @@ export class LocalVault implements Vault {
     });
   }
 
+  // ------------------------------------------------------------------------------------- governance
+
+  async governanceHead(tenant: string): Promise<GovernanceHead | null> {
+    checkTenant(tenant);
+    return this.#governance.head(tenant);
+  }
+
+  async acceptGovernanceHead(tenant: string, params: AcceptGovernanceHeadParameters): Promise<GovernanceHead> {
+    checkTenant(tenant);
+    const before = await this.#governance.head(tenant);
+    if (before && before.height === params?.head?.height && before.digest === params.head.digest) return before;
+    await this.#record(tenant, params, 'vault.governance.accept', { head: params?.head ?? null, from: before?.digest ?? null });
+    const { record } = await this.#governance.accept(tenant, params.head, params.proof);
+    return { tenant: record.tenant, genesis: record.genesis, height: record.height, digest: record.digest };
+  }
+
+  async authorize(tenant: string, bundle: EvidenceBundle & Actor): Promise<Authorization> {
+    checkTenant(tenant);
+    const summary = { requestId: bundle?.request?.id ?? null, head: bundle?.governance?.head ?? null };
+    let authorization: Authorization;
+    try {
+      const g = bundle.governance;
+      const { chain } = await this.#governance.accept(tenant, g.head, { from: g.from, transitions: g.transitions });
+      const walletId = String(bundle.request?.payload?.from ?? '');
+      const wallet = await this.#storage.getWallet(tenant, walletId);
+      authorization = await checkEvidence(bundle, chain.head, this.#now().getTime(), wallet?.tier);
+    } catch (e) {
+      const code = isStrongroomError(e) ? e.code : 'E_INTERNAL';
+      const reason = isStrongroomError(e) ? (e.details.reason ?? null) : null;
+      await this.#record(tenant, bundle, 'vault.authorize.refused', { ...summary, code, reason });
+      throw e;
+    }
+    await this.#record(tenant, bundle, 'vault.authorize', authorization);
+    return authorization;
+  }
+
   async close(): Promise<void> {
     const all = [...this.#seals.values()];
     this.#seals.clear();
@@ -316,6 +365,19 @@ export class LocalVault implements Vault {
       await this.#audit.record(tenant, { actor, action, payloadDigest: digestOf({ tenant, action, payload }) });
     } catch (cause) {
       throw new StrongroomError('E_AUDIT_WRITE_FAILED', `the vault could not audit ${action}; nothing was done`, { cause });
+    }
+  }
+
+  /** The tenant's governance-head MAC, keyed from its audit key (so from the master key); needs the vault unsealed. */
+  async #headMac(tenant: string) {
+    const seal = requireUnsealed(await this.#open(tenant));
+    const rec = await this.#storage.getKey(tenant, 'audit');
+    if (!rec) throw new StrongroomError('E_VAULT_UNINITIALIZED', 'this tenant has no audit key yet; run the key ceremony');
+    const secret = await openCryptogram(seal, auditKeyBinding(tenant, rec.keyId), rec.cryptogram);
+    try {
+      return headMacFromAuditSecret(tenant, secret);
+    } finally {
+      wipe(secret);
     }
   }
 

@@ -87,6 +87,9 @@ export async function connectVault({ socketPath }: { socketPath: string }): Prom
     auditPublicKey: (tenant) => call('auditPublicKey', [tenant]),
     signAuditCheckpoint: (tenant, bytes) => call('signAuditCheckpoint', [tenant, bytes]),
     exportWallets: (tenant, p) => call('exportWallets', [tenant, p]),
+    governanceHead: (tenant) => call('governanceHead', [tenant]),
+    acceptGovernanceHead: (tenant, p) => call('acceptGovernanceHead', [tenant, p]),
+    authorize: (tenant, bundle) => call('authorize', [tenant, bundle]),
     async close() {
       closed = true;
       socket.end();

@@ -11,6 +11,8 @@
  */
 import type { Digest } from '../domain/canonical.ts';
 import type { MasterKeyRef, SealMechanism, SealState } from './seal/seal.ts';
+import type { GovernanceChainProof, GovernanceHead } from '../governance/index.ts';
+import type { Authorization, EvidenceBundle } from './evidence.ts';
 
 export type { MasterKeyRef, SealMechanism, SealState };
 
@@ -250,11 +252,26 @@ export interface Vault {
 
   exportWallets(tenant: string, params: ExportWalletsParameters): Promise<ExportFile>;
 
+  /** The governance head this vault has verified for the tenant (src/vault/governance-head.ts), or null. */
+  governanceHead(tenant: string): Promise<GovernanceHead | null>;
+  /** Verifies `proof` and moves the recorded head to `head` (forward only: E_GOVERNANCE_ROLLBACK). Audited. */
+  acceptGovernanceHead(tenant: string, params: AcceptGovernanceHeadParameters): Promise<GovernanceHead>;
+  /**
+   * Checks an evidence bundle by itself (src/vault/evidence.ts) against the governance head it tracks.
+   * Audited whether authorized (`vault.authorize`) or refused (`vault.authorize.refused`).
+   */
+  authorize(tenant: string, bundle: EvidenceBundle & Actor): Promise<Authorization>;
+
   // sign(tenant, evidenceBundle): a later issue. It will take the whole evidence bundle (DESIGN.md,
   // "Formats") and re-derive every sighash itself; never a digest handed to it.
 
   /** Releases seals and handles (closes nothing in storage). */
   close(): Promise<void>;
+}
+
+export interface AcceptGovernanceHeadParameters extends Actor {
+  head: { height: number; digest: Digest };
+  proof: GovernanceChainProof;
 }
 
 // ------------------------------------------------------------------------------------- injected roles
@@ -276,7 +293,10 @@ export type VaultAction =
   | 'vault.rewrap.done'
   | 'vault.export'
   | 'vault.wallet.create'
-  | 'vault.wallet.import';
+  | 'vault.wallet.import'
+  | 'vault.governance.accept'
+  | 'vault.authorize'
+  | 'vault.authorize.refused';
 
 /** A stored wallet: public fields and its seed cryptogram. */
 export interface WalletRecord {
@@ -295,7 +315,8 @@ export interface WalletRecord {
 /** A stored vault-internal key (the audit key): its cryptogram and public key. */
 export interface VaultKeyRecord {
   tenant: string;
-  purpose: 'audit';
+  /** `governance-head`: the MAC-authenticated head record (public bytes in `cryptogram`; see governance-head.ts). */
+  purpose: 'audit' | 'governance-head';
   keyId: string;
   keyVersion: number;
   cryptogram: Uint8Array;
@@ -339,7 +360,7 @@ export interface VaultStorage {
   ): Promise<Array<{ walletId: string; fingerprint: string }>>;
 
   putKey(record: VaultKeyRecord): Promise<void>;
-  getKey(tenant: string, purpose: 'audit'): Promise<VaultKeyRecord | undefined>;
+  getKey(tenant: string, purpose: 'audit' | 'governance-head'): Promise<VaultKeyRecord | undefined>;
 
   getRewrapJob(tenant: string): Promise<RewrapJob | undefined>;
   /** Creates or replaces the tenant's job row. */

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StrongroomError } from '../domain/errors.ts';
 import { masterFromSeed } from './hd.ts';
-import { fingerprintOfSecret, generateWalletSecret, publicInfoOfSecret, secretFromMnemonic, secretFromXprv } from './wallets.ts';
+import { fingerprintOfSecret, generateWalletSecret, masterOfSecret, publicInfoOfSecret, secretFromMnemonic, secretFromXprv } from './wallets.ts';
 
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -65,6 +65,21 @@ describe('wallet secrets', () => {
       const xprv = masterFromSeed(randomBytes(32)).privateExtendedKey;
       const fromX = secretFromXprv(xprv);
       expect(fingerprintOfSecret(fromX)).toBe(publicInfoOfSecret(fromX, 'mainnet').fingerprint);
+    }
+  });
+
+  it('the native public info (libsecp256k1) equals a pure @scure/bip32 derivation, on mainnet and testnet', async () => {
+    const secrets = [await generateWalletSecret(), await generateWalletSecret(), secretFromXprv(masterFromSeed(randomBytes(64)).privateExtendedKey)];
+    for (const secret of secrets) {
+      for (const [network, coin] of [['mainnet', 0], ['testnet', 1]] as const) {
+        const info = publicInfoOfSecret(secret, network);
+        const ref = masterOfSecret(secret, network);
+        expect(info.fingerprint).toBe(ref.fingerprint.toString(16).padStart(8, '0'));
+        expect(info.xpubs.bip84).toBe(ref.derive(`m/84'/${coin}'/0'`).publicExtendedKey);
+        expect(info.xpubs.bip86).toBe(ref.derive(`m/86'/${coin}'/0'`).publicExtendedKey);
+        // EVM xpubs always carry mainnet version bytes.
+        expect(info.xpubs.bip44eth).toBe(masterOfSecret(secret, 'mainnet').derive("m/44'/60'/0'").publicExtendedKey);
+      }
     }
   });
 

@@ -7,24 +7,18 @@
  * string: a string cannot be wiped and may linger in the heap. Only single words exist as strings, for the
  * wordlist lookup. A caller who passes a string at the API edge accepts that residual risk.
  */
-import { createHash, createHmac, pbkdf2, randomFillSync } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { createHash, pbkdf2, randomFillSync } from 'node:crypto';
 import { promisify } from 'node:util';
 import { HDKey } from '@scure/bip32';
 import { wordlist as english } from '@scure/bip39/wordlists/english.js';
 import { StrongroomError } from '../domain/errors.ts';
 import { bitcoinNetwork, type BitcoinNetworkName } from '../chains/bitcoin/network.ts';
-import { accountXpubs, masterFromSeed, masterFromXprv, wipeKey } from './hd.ts';
+import { accountXpubsOfNode, fingerprintHex, masterFromSeed, masterFromXprv, wipeKey } from './hd.ts';
+import { fingerprintOf, masterNodeFromSeed, privateNode, publicKeyOf, wipeNode, type PrivateNode } from './bip32-native.ts';
 import type { CryptogramBinding } from './cryptogram.ts';
 import type { WalletXpubs } from './vault.ts';
 
 const pbkdf2Async = promisify(pbkdf2);
-
-// libsecp256k1 (native, with a JS fallback): 15x faster public keys than pure JS, which matters when a
-// rewrap re-derives the fingerprint of a million wallets.
-const secp256k1 = createRequire(import.meta.url)('secp256k1') as {
-  publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
-};
 
 /** Where a wallet's seed cryptogram belongs. The object's own key version is 0: a seed is never re-keyed. */
 export function walletBinding(tenant: string, walletId: string): CryptogramBinding {
@@ -36,6 +30,8 @@ const SECRET_SEED = 0x01; // [0x01][len][BIP39/BIP32 seed, 16..64 bytes]
 const SECRET_XPRV = 0x02; // [0x02][chain code 32][private key 32]: a depth-0 master key
 
 const WORD_INDEX = new Map(english.map((w, i) => [w, i]));
+/** UTF-8 bytes of every word, encoded once (public data). */
+const WORD_BYTES = english.map((w) => new TextEncoder().encode(w));
 const ENC = new TextEncoder();
 const DEC = new TextDecoder('utf-8', { fatal: true });
 
@@ -99,14 +95,17 @@ export interface WalletPublicInfo {
   xpubs: WalletXpubs;
 }
 
-/** Fingerprint and account xpubs: everything about a wallet that may leave the vault. */
+/**
+ * Fingerprint and account xpubs: everything about a wallet that may leave the vault. Derived natively
+ * (bip32-native.ts); equal to @scure/bip32's result (tests check it on vectors and random secrets).
+ */
 export function publicInfoOfSecret(secret: Uint8Array, network: BitcoinNetworkName): WalletPublicInfo {
-  const master = masterOfSecret(secret, network);
+  const master = masterNodeOfSecret(secret);
   try {
-    const a = accountXpubs(master, network);
+    const a = accountXpubsOfNode(master, network);
     return { fingerprint: a.masterFingerprint, xpubs: { bip84: a.bip84.xpub, bip86: a.bip86.xpub, bip44eth: a.bip44eth.xpub } };
   } finally {
-    wipeKey(master);
+    wipeNode(master);
   }
 }
 
@@ -116,26 +115,40 @@ export function publicInfoOfSecret(secret: Uint8Array, network: BitcoinNetworkNa
  * Equal to `publicInfoOfSecret(...).fingerprint` (a test checks it); used where millions are needed.
  */
 export function fingerprintOfSecret(secret: Uint8Array): string {
-  const kind = secret[0];
-  let i: Buffer | undefined;
-  let priv: Uint8Array;
-  if (kind === SECRET_SEED && secret.length >= 18 && secret.length === 2 + secret[1]!) {
-    i = createHmac('sha512', 'Bitcoin seed').update(secret.subarray(2)).digest();
-    priv = i.subarray(0, 32);
-  } else if (kind === SECRET_XPRV && secret.length === 65) {
-    priv = secret.subarray(33, 65);
-  } else {
-    throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the wallet secret has an unknown layout');
-  }
+  const key = masterKeyOfSecret(secret);
   try {
-    const pub = secp256k1.publicKeyCreate(priv, true);
-    const h160 = createHash('ripemd160').update(createHash('sha256').update(pub).digest()).digest();
-    return h160.subarray(0, 4).toString('hex');
-  } catch (cause) {
-    throw new StrongroomError('E_KEY_MATERIAL_INVALID', 'the wallet secret does not yield a valid master key', { cause });
+    return fingerprintOfMasterKey(key);
   } finally {
-    i?.fill(0);
+    key.fill(0);
   }
+}
+
+/**
+ * The BIP32 master private key (32 bytes) of a wallet secret, without the chain code: what a fingerprint
+ * is computed from (rewrap hands it to fingerprint-pool.ts workers). The caller wipes it.
+ */
+export function masterKeyOfSecret(secret: Uint8Array): Uint8Array {
+  const master = masterNodeOfSecret(secret);
+  const key = Uint8Array.from(master.privateKey);
+  wipeNode(master);
+  return key;
+}
+
+/** The BIP32 fingerprint (8 hex) of a master private key: HASH160 of its compressed public key, 4 bytes. */
+export function fingerprintOfMasterKey(privateKey: Uint8Array): string {
+  return fingerprintHex(fingerprintOf(publicKeyOf(privateKey)));
+}
+
+/** The native BIP32 master node of a wallet secret; the caller wipes it (`wipeNode`). */
+function masterNodeOfSecret(secret: Uint8Array): PrivateNode {
+  const kind = secret[0];
+  if (kind === SECRET_SEED && secret.length >= 18 && secret.length === 2 + secret[1]!) {
+    return masterNodeFromSeed(secret.subarray(2));
+  }
+  if (kind === SECRET_XPRV && secret.length === 65) {
+    return privateNode({ depth: 0, index: 0, parentFingerprint: 0, chainCode: secret.subarray(1, 33), privateKey: secret.subarray(33, 65) });
+  }
+  throw new StrongroomError('E_CRYPTOGRAM_INVALID', 'the wallet secret has an unknown layout');
 }
 
 /**
@@ -180,7 +193,7 @@ function sentenceFromEntropy(entropy: Uint8Array): Uint8Array {
       const byte = bit < entropy.length * 8 ? entropy[bit >> 3]! : hash[(bit - entropy.length * 8) >> 3]!;
       index = (index << 1) | ((byte >> (7 - (bit & 7))) & 1);
     }
-    const word = ENC.encode(english[index]!);
+    const word = WORD_BYTES[index]!;
     parts.push(word);
     length += word.length + 1;
   }

@@ -27,6 +27,9 @@ export const VAULT_METHODS = [
   'auditPublicKey',
   'signAuditCheckpoint',
   'exportWallets',
+  'governanceHead',
+  'acceptGovernanceHead',
+  'authorize',
 ] as const;
 export type VaultMethod = (typeof VAULT_METHODS)[number];
 

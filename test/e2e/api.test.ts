@@ -96,7 +96,7 @@ for (const dialect of DIALECTS) {
           tamper: (r) => (r.body = r.body.replace('0.015', '9.015')),
         }),
       );
-      const { contentDigest } = await import('../../src/api/http-signatures.ts');
+      const { contentDigest } = await import('../../src/domain/http-signatures.ts');
       await refusedUnchanged('E_SIGNATURE_INVALID', 401, () =>
         send(t, 'POST', '/v1/requests', {
           body: transfer,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { signRequest, type RequestSigner } from '../../src/api/http-signatures.ts';
+import { signRequest, type RequestSigner } from '../../src/domain/http-signatures.ts';
 import { buildServer } from '../../src/api/server.ts';
 import { createStrongroom, type Strongroom } from '../../src/service/app.ts';
 import type { Dialect } from '../../src/store/database.ts';

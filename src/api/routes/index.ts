@@ -6,6 +6,7 @@ import { requestRoutes } from './requests.ts';
 import { sessionRoutes } from './sessions.ts';
 import { auditRoutes } from './audit.ts';
 import { vaultRoutes } from './vault.ts';
+import { governanceRoutes } from './governance.ts';
 
 export async function registerRoutes(server: FastifyInstance, app: Strongroom): Promise<void> {
   server.addSchema(ProblemSchema);
@@ -14,4 +15,5 @@ export async function registerRoutes(server: FastifyInstance, app: Strongroom): 
   await sessionRoutes(server, app);
   await auditRoutes(server, app);
   await vaultRoutes(server, app.vault);
+  await governanceRoutes(server, app);
 }

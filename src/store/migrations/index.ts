@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as m0001 from './0001-foundation.ts';
 import * as m0002 from './0002-vault.ts';
+import * as m0003 from './0003-governance.ts';
+import * as m0004 from './0004-execution.ts';
 
 export interface MigrationContext {
   dialect: Dialect;
@@ -18,6 +20,8 @@ export interface Migration {
 export const migrations: Migration[] = [
   { name: '0001-foundation', up: m0001.up },
   { name: '0002-vault', up: m0002.up },
+  { name: '0003-governance', up: m0003.up },
+  { name: '0004-execution', up: m0004.up },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recording them in schema_migrations. */

@@ -47,6 +47,20 @@ for (const dialect of DIALECTS) {
       expect(await repo.getRewrapJob('acme')).toMatchObject({ cursor: 'b', done: 2 });
     });
 
+    it('group-commits concurrent inserts; only the rows whose id is taken fail, with E_CONFLICT', async () => {
+      await repo.insertWallet(wallet('taken'));
+      const ids = ['n1', 'taken', 'n2', 'n1', ...Array.from({ length: 1200 }, (_, i) => `m${i}`)];
+      const outcomes = await Promise.allSettled(ids.map((id) => repo.insertWallet(wallet(id))));
+      const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [[ids[i], (o.reason as { code?: string }).code]] : []));
+      expect(failed).toEqual([
+        ['taken', 'E_CONFLICT'],
+        ['n1', 'E_CONFLICT'], // the second of two concurrent inserts of one id
+      ]);
+      expect(await repo.countWallets('acme')).toBe(1 + 2 + 1200);
+      expect(await repo.getWallet('acme', 'taken')).toEqual(wallet('taken'));
+      expect(await repo.getWallet('acme', 'm1199')).toEqual(wallet('m1199'));
+    });
+
     it('keeps seal blobs and vault keys', async () => {
       const blobs: SealStorage = sealBlobRepository(t.database);
       await blobs.put('acme', 'record', new Uint8Array([1]));

@@ -185,35 +185,99 @@ export function sealBlobRepository(database: Database) {
   };
 }
 
+/** Rows per rewrap UPDATE statement (3 parameters each, well under both databases' limits). */
+const UPDATE_CHUNK = 2000;
+
+/** Most rows in one group-commit INSERT (10 parameters each; SQLite allows 32,766 per statement). */
+const INSERT_BATCH = 500;
+
+interface PendingInsert {
+  row: VaultWalletsTable;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit for wallet inserts: the inserts that arrive while the previous batch commits go into ONE
+ * multi-row INSERT (one transaction, one fsync under SQLite's synchronous FULL) instead of one each. Each
+ * caller's promise settles only after its row's transaction committed, so a resolved insert is as durable
+ * as before. `ON CONFLICT DO NOTHING ... RETURNING` tells which rows went in: a row whose id is taken (in
+ * the table or earlier in the same batch) fails alone with `E_CONFLICT`, as a single insert would.
+ */
+function groupCommitInserts(db: Kysely<VaultSchema>) {
+  let pending: PendingInsert[] = [];
+  let running = false;
+
+  const conflict = (row: VaultWalletsTable) =>
+    new StrongroomError('E_CONFLICT', 'a wallet with this id already exists', { details: { walletId: row.wallet_id } });
+
+  async function insertBatch(batch: PendingInsert[]): Promise<void> {
+    const keyOf = (r: { tenant_id: string; wallet_id: string }) => `${r.tenant_id}\u0000${r.wallet_id}`;
+    const unique = new Map<string, PendingInsert>();
+    for (const p of batch) {
+      const key = keyOf(p.row);
+      if (unique.has(key)) p.reject(conflict(p.row));
+      else unique.set(key, p);
+    }
+    let inserted: Set<string>;
+    try {
+      const rows = await db
+        .insertInto('vault_wallets')
+        .values([...unique.values()].map((p) => p.row))
+        .onConflict((oc) => oc.doNothing())
+        .returning(['tenant_id', 'wallet_id'])
+        .execute();
+      inserted = new Set(rows.map(keyOf));
+    } catch (e) {
+      for (const p of unique.values()) p.reject(isUniqueViolation(e) ? conflict(p.row) : e);
+      return;
+    }
+    for (const [key, p] of unique) {
+      if (inserted.has(key)) p.resolve();
+      else p.reject(conflict(p.row));
+    }
+  }
+
+  async function drain(): Promise<void> {
+    running = true;
+    try {
+      // Let the inserts issued in this turn of the event loop join the first batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (pending.length > 0) {
+        const batch = pending.slice(0, INSERT_BATCH);
+        pending = pending.slice(batch.length);
+        await insertBatch(batch);
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return (row: VaultWalletsTable): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      pending.push({ row, resolve, reject });
+      if (!running) void drain();
+    });
+}
+
 /** The vault's storage in the store's database. */
 export function vaultRepository(database: Database) {
   const db = database.db as unknown as Kysely<VaultSchema>;
+  const insertRow = groupCommitInserts(db);
   return {
     async insertWallet(w: WalletRecord): Promise<void> {
-      try {
-        await db
-          .insertInto('vault_wallets')
-          .values({
-            tenant_id: w.tenant,
-            wallet_id: w.walletId,
-            tier: w.tier,
-            label: w.label,
-            key_version: w.keyVersion,
-            cryptogram: bind(w.cryptogram),
-            fingerprint: w.fingerprint,
-            network: w.network,
-            xpubs: JSON.stringify(w.xpubs),
-            created_at: w.createdAt,
-          })
-          .execute();
-      } catch (e) {
-        if (isUniqueViolation(e)) {
-          throw new StrongroomError('E_CONFLICT', 'a wallet with this id already exists', {
-            details: { walletId: w.walletId },
-          });
-        }
-        throw e;
-      }
+      await insertRow({
+        tenant_id: w.tenant,
+        wallet_id: w.walletId,
+        tier: w.tier,
+        label: w.label,
+        key_version: w.keyVersion,
+        cryptogram: bind(w.cryptogram),
+        fingerprint: w.fingerprint,
+        network: w.network,
+        xpubs: JSON.stringify(w.xpubs),
+        created_at: w.createdAt,
+      });
     },
 
     async getWallet(tenant: string, walletId: string): Promise<WalletRecord | undefined> {
@@ -240,6 +304,25 @@ export function vaultRepository(database: Database) {
       if (after !== null) q = q.where('wallet_id', '>', after);
       const rows = await q.orderBy('wallet_id').limit(limit).execute();
       return rows.map(toWallet);
+    },
+
+    /** The columns a rewrap needs (src/vault/rewrap.ts `RewrapRowReader`), in walletId order. */
+    async listRewrapRows(
+      tenant: string,
+      { after, limit }: { after: string | null; limit: number },
+    ): Promise<Array<{ walletId: string; keyVersion: number; cryptogram: Uint8Array; fingerprint: string }>> {
+      let q = db
+        .selectFrom('vault_wallets')
+        .select(['wallet_id', 'key_version', 'cryptogram', 'fingerprint'])
+        .where('tenant_id', '=', tenant);
+      if (after !== null) q = q.where('wallet_id', '>', after);
+      const rows = await q.orderBy('wallet_id').limit(limit).execute();
+      return rows.map((r) => ({
+        walletId: r.wallet_id,
+        keyVersion: Number(r.key_version),
+        cryptogram: bytes(r.cryptogram),
+        fingerprint: r.fingerprint,
+      }));
     },
 
     async listFingerprints(
@@ -316,15 +399,21 @@ export function vaultRepository(database: Database) {
       updates: Array<{ walletId: string; fromVersion: number; cryptogram: Uint8Array }>,
     ): Promise<void> {
       const { tenant_id: _t, ...progress } = jobRow(job);
+      const blob = database.dialect === 'postgres' ? sql.raw('bytea') : sql.raw('blob');
       await db.transaction().execute(async (trx) => {
-        for (const u of updates) {
-          await trx
-            .updateTable('vault_wallets')
-            .set({ cryptogram: bind(u.cryptogram), key_version: job.toVersion })
-            .where('tenant_id', '=', job.tenant)
-            .where('wallet_id', '=', u.walletId)
-            .where('key_version', '=', u.fromVersion)
-            .execute();
+        // One multi-row UPDATE per chunk instead of one statement per row. VALUES columns are named
+        // column1.. on both SQLite and PostgreSQL; the casts give PostgreSQL their types.
+        for (let at = 0; at < updates.length; at += UPDATE_CHUNK) {
+          const values = updates
+            .slice(at, at + UPDATE_CHUNK)
+            .map((u) => sql`(${u.walletId}, cast(${u.fromVersion} as integer), cast(${bind(u.cryptogram)} as ${blob}))`);
+          await sql`
+            update vault_wallets
+               set cryptogram = v.column3, key_version = ${job.toVersion}
+              from (values ${sql.join(values)}) as v
+             where vault_wallets.tenant_id = ${job.tenant}
+               and vault_wallets.wallet_id = v.column1
+               and vault_wallets.key_version = v.column2`.execute(trx);
         }
         await trx.updateTable('vault_rewrap_jobs').set(progress).where('tenant_id', '=', job.tenant).execute();
       });

@@ -29,7 +29,7 @@ export function gcmEncrypt(key: KeyObject, plaintext: Uint8Array, aad: Uint8Arra
     if (nonce.length !== GCM_NONCE_BYTES) throw new StrongroomError('E_VALIDATION', 'nonce must be 12 bytes', { details: { parameter: 'nonce' } });
     iv.set(nonce);
   } else {
-    randomFillSync(iv);
+    freshNonce(iv);
   }
   const cipher = createCipheriv('aes-256-gcm', key, iv); // GCM tags default to 16 bytes
   cipher.setAAD(aad);
@@ -39,6 +39,25 @@ export function gcmEncrypt(key: KeyObject, plaintext: Uint8Array, aad: Uint8Arra
   cipher.final();
   out.set(cipher.getAuthTag(), GCM_NONCE_BYTES + plaintext.length);
   return out;
+}
+
+/*
+ * Nonces are drawn from the CSPRNG 1,024 at a time: one `randomFillSync` call costs about as much as a
+ * whole small AES-GCM encryption. Each 12-byte slice is handed out once; nonces are public (they are
+ * stored in every cryptogram), so holding the next few in memory reveals nothing.
+ */
+const NONCES_PER_DRAW = 1024;
+let noncePool = new Uint8Array(0);
+let nonceAt = 0;
+
+function freshNonce(into: Uint8Array): void {
+  if (nonceAt + GCM_NONCE_BYTES > noncePool.length) {
+    noncePool = randomFillSync(new Uint8Array(GCM_NONCE_BYTES * NONCES_PER_DRAW));
+    nonceAt = 0;
+  }
+  into.set(noncePool.subarray(nonceAt, nonceAt + GCM_NONCE_BYTES));
+  noncePool.fill(0, nonceAt, nonceAt + GCM_NONCE_BYTES); // never handed out twice, even by a bug here
+  nonceAt += GCM_NONCE_BYTES;
 }
 
 /**

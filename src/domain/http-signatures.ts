@@ -11,8 +11,8 @@
  * pure apart from `resolveKey`, and framework-agnostic.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { StrongroomError } from '../domain/errors.ts';
-import { isKeyAlgorithm, SIGNATURE_BYTES, verifySignatureAsync, type KeyAlgorithm } from '../domain/keys.ts';
+import { StrongroomError } from './errors.ts';
+import { isKeyAlgorithm, SIGNATURE_BYTES, verifySignatureAsync, type KeyAlgorithm } from './keys.ts';
 import type { KeyObject } from 'node:crypto';
 
 export const SIGNATURE_LABEL = 'sig1';

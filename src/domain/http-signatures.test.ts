@@ -11,8 +11,8 @@ import {
   type SignedRequestInput,
   type VerifyOptions,
 } from './http-signatures.ts';
-import { KEY_ALGORITHMS, parsePublicKey, verifySignature, type KeyAlgorithm } from '../domain/keys.ts';
-import { StrongroomError, type ErrorCode } from '../domain/errors.ts';
+import { KEY_ALGORITHMS, parsePublicKey, verifySignature, type KeyAlgorithm } from './keys.ts';
+import { StrongroomError, type ErrorCode } from './errors.ts';
 import { generateRequestSigner, type RequestSigner } from '../sdk/signer.ts';
 
 const NOW = 1_700_000_000;

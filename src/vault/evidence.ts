@@ -1,0 +1,322 @@
+/**
+ * The evidence the vault checks, by itself, before it authorizes a request (DESIGN.md "Evidence bundle").
+ * Nothing in the bundle is believed: the initiator's RFC 9421 signature is verified over the stored HTTP
+ * request with the key the governance state holds; the request payload is re-derived from the signed body;
+ * the policy must be the one in force in the verified governance state; the governance facts of the context
+ * (groups, address book, wallet tier) are re-derived here; the policy is re-evaluated; every approval
+ * signature is verified against a current user's active key; the workflow is re-run to 'approved'; the
+ * wallet must not be frozen.
+ *
+ * Pure apart from the signature verification's worker: time is an input. The governance chain itself is
+ * verified by the caller (GovernanceHeads), which hands over the verified head state.
+ */
+import { assetInfo } from '../domain/assets.ts';
+import { parseAmount } from '../domain/amount.ts';
+import { canonicalize, digestOf, type Digest } from '../domain/canonical.ts';
+import { StrongroomError, isStrongroomError, type ErrorCode } from '../domain/errors.ts';
+import { parsePublicKey } from '../domain/keys.ts';
+import {
+  addressBookDestination,
+  assertNotFrozen,
+  assertPolicyInForce,
+  groupsOf,
+  ownerOfKey,
+  verifyCurrentSigner,
+  type GovernanceState,
+  type GovernanceTransition,
+} from '../governance/index.ts';
+import {
+  compilePolicy,
+  evaluate,
+  progressWorkflow,
+  toPolicyContext,
+  toPolicyRequest,
+  type CompiledPolicy,
+  type DestinationContext,
+  type PolicyContextJsonType,
+  type PolicyDocument,
+  type PolicyRequest,
+  type RecordedApproval,
+  type TierName,
+  type WorkflowProgress,
+} from '../policy/index.ts';
+// The verifier is pure and framework-agnostic; it lives with the API only because the API uses it first.
+import { verifySignedRequest } from '../domain/http-signatures.ts';
+
+/** The request as stored (DESIGN.md "Request digest" fields, plus its id). */
+export interface EvidenceRequest {
+  readonly id: string;
+  readonly tenant: string;
+  readonly type: 'transfer';
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly initiator: string;
+  readonly keyId: string;
+  readonly idempotencyKey: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+/** The initiator's signed HTTP request, exactly as received. */
+export interface SignedHttpRequest {
+  readonly method: string;
+  readonly targetUri: string;
+  readonly signatureInput: string;
+  readonly signature: string;
+  readonly contentDigest: string;
+  readonly body: string;
+}
+
+/**
+ * What was gathered before the policy ran, recorded with the request and covered by every approval
+ * (`contextDigest = digestOf(context)`): the policy engine's facts and where the price and screening came from.
+ */
+export interface RecordedContext {
+  readonly facts: PolicyContextJsonType;
+  readonly sources: {
+    readonly price?: { readonly asset: string; readonly fiatPerUnit: string; readonly currency: string; readonly source: string };
+    readonly screening?: { readonly address: string; readonly risk: string; readonly source: string };
+  };
+  /** When the policy was evaluated (the request's creation time). */
+  readonly evaluatedAt: string;
+}
+
+/** The canonical statement an approver signs for a request (DESIGN.md "Approval"). */
+export interface TransferApprovalStatement {
+  readonly kind: 'approval' | 'rejection';
+  readonly requestDigest: Digest;
+  readonly policyDigest: Digest;
+  readonly contextDigest: Digest;
+  readonly approver: string;
+  readonly keyId: string;
+  /** ISO-8601 UTC with milliseconds. */
+  readonly signedAt: string;
+}
+
+export interface TransferApproval extends TransferApprovalStatement {
+  /** Base64 signature by `keyId` over `transferApprovalBytes(statement)`. */
+  readonly signature: string;
+}
+
+export interface EvidenceBundle {
+  readonly request: EvidenceRequest;
+  readonly initiatorRequest: SignedHttpRequest;
+  /** From the vault's recorded head state to the state in force (`head`: that state's height and digest). */
+  readonly governance: {
+    readonly from: GovernanceState;
+    readonly transitions: readonly GovernanceTransition[];
+    readonly head: { readonly height: number; readonly digest: Digest };
+  };
+  readonly policy: PolicyDocument;
+  readonly context: RecordedContext;
+  readonly approvals: readonly TransferApproval[];
+}
+
+export interface Authorization {
+  readonly requestId: string;
+  readonly requestDigest: Digest;
+  readonly policyDigest: Digest;
+  readonly policyVersion: number;
+  readonly contextDigest: Digest;
+  readonly governanceHeight: number;
+  readonly governanceDigest: Digest;
+  readonly decision: 'approve' | 'workflow';
+  readonly ruleId: string | null;
+  /** Users counted, per step (empty for a rule that approves outright). */
+  readonly approvers: readonly string[];
+}
+
+const STATEMENT_KEYS = ['kind', 'requestDigest', 'policyDigest', 'contextDigest', 'approver', 'keyId', 'signedAt'] as const;
+const TRANSFER_FIELDS = new Set(['type', 'asset', 'amount', 'from', 'to', 'note', 'expiresInSeconds']);
+const DEFAULT_EXPIRY_S = 24 * 3600;
+
+/** The bytes an approver signs: the statement's seven fields in RFC 8785 form, nothing else. */
+export function transferApprovalBytes(s: TransferApprovalStatement): Uint8Array {
+  return new TextEncoder().encode(canonicalize({
+    kind: s.kind, requestDigest: s.requestDigest, policyDigest: s.policyDigest, contextDigest: s.contextDigest,
+    approver: s.approver, keyId: s.keyId, signedAt: s.signedAt,
+  }));
+}
+
+/** DESIGN.md "Request digest": what approvals name. */
+export function evidenceRequestDigest(r: EvidenceRequest): Digest {
+  return digestOf({
+    tenant: r.tenant, type: r.type, payload: r.payload, initiator: r.initiator, keyId: r.keyId,
+    idempotencyKey: r.idempotencyKey, createdAt: r.createdAt, expiresAt: r.expiresAt,
+  });
+}
+
+/** The request as the policy engine reads it. */
+export function policyRequestOf(r: EvidenceRequest): PolicyRequest {
+  const p = r.payload as Record<string, string>;
+  return toPolicyRequest({ id: r.id, type: r.type, initiator: r.initiator, wallet: p.from, chain: p.chain, asset: p.asset, amount: p.amount, destination: p.to });
+}
+
+/**
+ * The context facts that follow from the governance state and the vault's wallet record alone; the service
+ * records them and the vault re-derives them, so an edited group, address-book entry or tier is caught.
+ */
+export function governanceFacts(
+  state: GovernanceState,
+  r: Pick<EvidenceRequest, 'initiator' | 'payload'>,
+  tier: TierName | undefined,
+): Pick<PolicyContextJsonType, 'initiatorGroups' | 'destination' | 'tier'> {
+  const p = r.payload as Record<string, string>;
+  let destination: DestinationContext = { kind: 'external' };
+  for (const [entryId, e] of Object.entries(state.addressBook)) {
+    if (e.chain === p.chain && e.address === p.to) destination = addressBookDestination(state, entryId)!;
+  }
+  return { initiatorGroups: groupsOf(state, r.initiator), destination, ...(tier ? { tier } : {}) };
+}
+
+function refuse(code: ErrorCode, reason: string, message: string, extra: Record<string, unknown> = {}, cause?: unknown): never {
+  throw new StrongroomError(code, `evidence refused: ${message}`, { details: { reason, ...extra }, ...(cause ? { cause } : {}) });
+}
+
+/** Re-derives the transfer payload from the body the initiator signed (as the API did at submit). */
+function payloadFromSignedBody(body: string): { payload: Record<string, unknown>; expiresInSeconds: number } {
+  let input: Record<string, unknown>;
+  try {
+    input = JSON.parse(body) as Record<string, unknown>;
+  } catch (cause) {
+    return refuse('E_EVIDENCE_INVALID', 'body_unreadable', 'the signed body is not JSON', {}, cause);
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input) || input.type !== 'transfer') {
+    refuse('E_EVIDENCE_INVALID', 'not_a_transfer', 'the signed body is not a transfer');
+  }
+  for (const k of Object.keys(input)) if (!TRANSFER_FIELDS.has(k)) refuse('E_EVIDENCE_INVALID', 'body_field', `unknown field ${k} in the signed body`);
+  const asset = assetInfo(String(input.asset));
+  const amount = parseAmount(String(input.amount), asset.decimals);
+  const payload: Record<string, unknown> = { asset: asset.symbol, chain: asset.chain, amount: amount.toString(), from: input.from, to: input.to };
+  if (input.note !== undefined) payload.note = input.note;
+  const expiresInSeconds = input.expiresInSeconds === undefined ? DEFAULT_EXPIRY_S : Number(input.expiresInSeconds);
+  return { payload, expiresInSeconds };
+}
+
+async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: SignedHttpRequest): Promise<void> {
+  if (http.method !== 'POST' || !/^https?:\/\/[^/]+\/v1\/requests$/.test(http.targetUri)) {
+    refuse('E_EVIDENCE_INVALID', 'initiator_target', 'the signed HTTP request is not a request submission');
+  }
+  const created = Date.parse(r.createdAt);
+  try {
+    const verified = await verifySignedRequest(
+      {
+        method: http.method,
+        targetUri: http.targetUri,
+        headers: { 'signature-input': http.signatureInput, signature: http.signature, 'content-digest': http.contentDigest },
+        body: http.body,
+      },
+      {
+        // Freshness is judged against the request itself: the signature must be from when it was submitted.
+        now: Math.floor(created / 1000),
+        resolveKey: (keyId) => {
+          if (keyId !== r.keyId || ownerOfKey(state, keyId) !== r.initiator) return undefined;
+          const key = state.users[r.initiator]!.keys[keyId]!;
+          if (key.status !== 'active' || state.users[r.initiator]!.status !== 'active') {
+            throw new StrongroomError('E_KEY_REVOKED', 'the initiator key is not active in the governance state');
+          }
+          return { alg: key.alg, key: parsePublicKey(key.alg, key.publicKey) };
+        },
+      },
+    );
+    if (verified.keyId !== r.keyId) refuse('E_EVIDENCE_INVALID', 'initiator_key', 'the request was signed by another key');
+  } catch (e) {
+    if (isStrongroomError(e, 'E_EVIDENCE_INVALID')) throw e;
+    refuse('E_EVIDENCE_INVALID', 'initiator_signature', 'the initiator signature does not verify', { cause: isStrongroomError(e) ? e.code : 'E_INTERNAL' }, e);
+  }
+  const derived = payloadFromSignedBody(http.body);
+  if (canonicalize(derived.payload) !== canonicalize(r.payload)) {
+    refuse('E_EVIDENCE_INVALID', 'payload_mismatch', 'the stored payload is not what the initiator signed');
+  }
+  if (Date.parse(r.expiresAt) !== created + derived.expiresInSeconds * 1000) {
+    refuse('E_EVIDENCE_INVALID', 'expiry_mismatch', 'the stored expiry is not what the initiator asked for');
+  }
+}
+
+function checkApprovals(
+  state: GovernanceState,
+  approvals: readonly TransferApproval[],
+  expected: Pick<TransferApprovalStatement, 'requestDigest' | 'policyDigest' | 'contextDigest'>,
+): RecordedApproval[] {
+  if (!Array.isArray(approvals)) refuse('E_EVIDENCE_INVALID', 'approvals', 'approvals must be an array');
+  return approvals.map((a) => {
+    const who = { approver: a?.approver, keyId: a?.keyId };
+    for (const k of Object.keys(a ?? {})) {
+      if (k !== 'signature' && !(STATEMENT_KEYS as readonly string[]).includes(k)) refuse('E_EVIDENCE_INVALID', 'approval_field', `unknown field ${k}`, who);
+    }
+    if (a.kind !== 'approval' && a.kind !== 'rejection') refuse('E_EVIDENCE_INVALID', 'approval_kind', 'kind must be approval or rejection', who);
+    for (const f of ['requestDigest', 'policyDigest', 'contextDigest'] as const) {
+      if (a[f] !== expected[f]) refuse('E_EVIDENCE_INVALID', 'approval_digest', `an approval names another ${f}`, { ...who, field: f });
+    }
+    const at = Date.parse(a.signedAt);
+    if (typeof a.signedAt !== 'string' || Number.isNaN(at) || new Date(at).toISOString() !== a.signedAt) {
+      refuse('E_EVIDENCE_INVALID', 'approval_time', 'signedAt must be ISO-8601 UTC with milliseconds', who);
+    }
+    let signer: { userId: string; groups: string[] };
+    try {
+      signer = verifyCurrentSigner(state, { userId: a.approver, keyId: a.keyId, signature: a.signature }, transferApprovalBytes(a), a.kind);
+    } catch (e) {
+      return refuse('E_EVIDENCE_INVALID', 'approval_signature', `an approval does not verify (${isStrongroomError(e) ? e.code : 'E_INTERNAL'})`, who, e);
+    }
+    return { userId: signer.userId, keyId: a.keyId, groups: signer.groups, kind: a.kind, at };
+  });
+}
+
+const compiled = new Map<Digest, CompiledPolicy>();
+
+/**
+ * Checks a bundle against the verified governance head `state`, as of `now` (ms). `walletTier` is the tier
+ * of the source wallet in the vault's own records (undefined when the vault holds no such wallet).
+ * Returns what was authorized; throws E_EVIDENCE_INVALID (details.reason), E_POLICY_DENIED,
+ * E_QUORUM_INCOMPLETE, E_REQUEST_REJECTED, E_REQUEST_EXPIRED or E_FROZEN.
+ */
+export async function checkEvidence(bundle: EvidenceBundle, state: GovernanceState, now: number, walletTier: TierName | undefined): Promise<Authorization> {
+  const r = bundle?.request;
+  if (!r || r.type !== 'transfer' || r.tenant !== state.tenant) refuse('E_EVIDENCE_INVALID', 'request', 'not a transfer of this tenant');
+  await checkInitiator(state, r, bundle.initiatorRequest);
+  const requestDigest = evidenceRequestDigest(r);
+
+  const inForce = assertPolicyInForce(state, bundle.policy);
+  let policy = compiled.get(inForce.digest);
+  if (!policy) {
+    policy = compilePolicy(bundle.policy);
+    if (compiled.size > 64) compiled.clear();
+    compiled.set(inForce.digest, policy);
+  }
+
+  const context = bundle.context;
+  const derived = governanceFacts(state, r, walletTier);
+  const recorded = context?.facts ?? {};
+  for (const k of ['initiatorGroups', 'destination', 'tier'] as const) {
+    if (canonicalize(recorded[k] ?? null) !== canonicalize(derived[k] ?? null)) {
+      refuse('E_EVIDENCE_INVALID', 'context_mismatch', `the recorded ${k} is not what the governance state says`, { field: k });
+    }
+  }
+  const contextDigest = digestOf(context);
+  const evaluatedAt = Date.parse(context.evaluatedAt);
+  if (evaluatedAt !== Date.parse(r.createdAt)) refuse('E_EVIDENCE_INVALID', 'context_time', 'the context was not evaluated at the request time');
+
+  const result = evaluate(policy, policyRequestOf(r), toPolicyContext(recorded), evaluatedAt, { trace: false });
+  if (result.decision === 'deny') {
+    refuse('E_POLICY_DENIED', 'policy_denied', 'the policy in force denies this request', { ruleId: result.ruleId });
+  }
+  assertNotFrozen(state, String(r.payload.from));
+
+  const approvals = checkApprovals(state, bundle.approvals, { requestDigest, policyDigest: inForce.digest, contextDigest });
+  let approvers: string[] = [];
+  if (result.decision === 'workflow') {
+    const progress: WorkflowProgress = progressWorkflow(result.workflow!, {
+      initiatorUserId: r.initiator, approvals, now, createdAt: Date.parse(r.createdAt),
+    });
+    const details = { state: progress.state, step: progress.step, missing: progress.missing, explanation: progress.explanation };
+    if (progress.state === 'rejected') refuse('E_REQUEST_REJECTED', 'rejected', `rejected by ${progress.rejectedBy}`, details);
+    if (progress.state === 'expired') refuse('E_REQUEST_EXPIRED', 'expired', 'the request expired before its quorum was complete', details);
+    if (progress.state !== 'approved') refuse('E_QUORUM_INCOMPLETE', progress.state, progress.explanation.join('; '), details);
+    approvers = progress.satisfied.flatMap((s) => s.approvers);
+  } else if (now > Date.parse(r.expiresAt)) {
+    refuse('E_REQUEST_EXPIRED', 'expired', 'the request has expired');
+  }
+  return {
+    requestId: r.id, requestDigest, policyDigest: inForce.digest, policyVersion: inForce.version, contextDigest,
+    governanceHeight: state.height, governanceDigest: digestOf(state), decision: result.decision, ruleId: result.ruleId, approvers,
+  };
+}
