@@ -17,7 +17,7 @@ const ALLOWED = {
   service: ['domain', 'policy', 'governance', 'audit', 'vault', 'chains', 'store', 'integrations'],
   api: ['domain', 'service'],
   sdk: ['domain', 'api'],
-  cli: ['domain', 'service', 'api', 'sdk', 'store', 'audit', 'vault'],
+  cli: ['domain', 'policy', 'service', 'api', 'sdk', 'store', 'audit', 'vault'],
 };
 
 /** Seed, private-key and cipher libraries: src/vault only. */

@@ -94,9 +94,20 @@ export function registerGovernance(program: Command): void {
   );
 
   const policy = program.command('policy').description('policy as code: test, publish (a governance request), simulate');
-  withClientOptions(policy.command('test <file>').description("run a policy document's own tests (JSON or YAML)")).action(
-    action(async (file: string, o: ClientOpts) => print(await clientFrom(o).post('/v1/policy/test', { document: readPolicy(file) }))),
-  );
+  // Offline, so a policy repository's CI can run it: exit 1 when any of the document's tests fails.
+  policy
+    .command('test <file>')
+    .description("run a policy document's own tests (JSON or YAML), offline; exit 1 if any fails")
+    .action(
+      action(async (file: string) => {
+        const { runPolicyTests } = await import('../policy/index.ts');
+        const r = runPolicyTests(readPolicy(file));
+        for (const name of r.passed) print(`pass  ${name}`);
+        for (const f of r.failed) print(`FAIL  ${f.name}: expected ${JSON.stringify(f.expected)}, got ${JSON.stringify(f.actual)}`);
+        print(`${r.passed.length} passed, ${r.failed.length} failed`);
+        if (r.failed.length) process.exit(1);
+      }),
+    );
   withClientOptions(policy.command('publish <file>').description('propose publishing a policy (refused if its tests fail)')).action(
     action(async (file: string, o: ClientOpts) => {
       const document = readPolicy(file);

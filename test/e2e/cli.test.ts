@@ -137,6 +137,30 @@ describe('strongroom CLI', () => {
     expect(denied.code).toBe(1);
     expect(denied.err).toContain('E_FORBIDDEN');
 
+    // Policy as code: a document's own tests pass, and a broken expectation fails the command.
+    const policy = (expectSmall: string) => `version: 1
+name: treasury
+rules:
+  - id: big
+    when: { amount: { min: "100000000" } }
+    action: { workflow: { steps: [ { group: ops, k: 2 } ], expiresInSeconds: 86400 } }
+  - id: small
+    when: { requestType: [transfer] }
+    action: approve
+tests:
+  - name: small transfer
+    request: { type: transfer, initiator: u1, amount: "5" }
+    context: {}
+    expect: { decision: ${expectSmall} }
+`;
+    writeFileSync(join(dir, 'policy.yaml'), policy('approve'));
+    writeFileSync(join(dir, 'policy-bad.yaml'), policy('deny'));
+    const good = await runAsync(['policy', 'test', join(dir, 'policy.yaml')], env);
+    expect(good.code, good.out + good.err).toBe(0);
+    const bad = await runAsync(['policy', 'test', join(dir, 'policy-bad.yaml')], env);
+    expect(bad.code, bad.out + bad.err).not.toBe(0);
+    expect(bad.out + bad.err).toContain('small transfer');
+
     // Key ceremony through the embedded vault's local socket; passphrases are read from stdin, never argv.
     const tenant = JSON.parse(readFileSync(join(dir, 'tenant.json'), 'utf8')).tenantId;
     const socket = ['--tenant', tenant, '--socket', join(data, 'vault.sock')];
