@@ -43,7 +43,7 @@ import type { Vault } from '../vault/vault.ts';
 import type { AuditedWriter } from './audited-writer.ts';
 import { createContextService, type ContextService } from './context-service.ts';
 import { createDirectoryService } from './directory-service.ts';
-import { chainFrom, createGovernanceService, loadHead, type GovernanceService } from './governance-service.ts';
+import { chainFrom, createGovernanceService, createHeadCache, loadHead, type GovernanceService, type HeadCache } from './governance-service.ts';
 import type { Principal, Reply } from './principal.ts';
 import { createRequestsService } from './requests-service.ts';
 import { signedWrite } from './signed-change.ts';
@@ -83,6 +83,7 @@ export function createApprovalsService(deps: {
   now: () => Date;
   vault: Vault;
   context: ContextService;
+  heads?: HeadCache;
 }) {
   const { writer, db, now, vault, context } = deps;
   const compiled = new Map<string, CompiledPolicy>();
@@ -142,7 +143,7 @@ export function createApprovalsService(deps: {
      * published). Deny: stored as rejected, then E_POLICY_DENIED. Returns the new status, or undefined.
      */
     async evaluate(tenant: string, id: string, actor: string): Promise<string | undefined> {
-      const head = await loadHead(db, tenant);
+      const head = deps.heads ? await deps.heads.get(tenant) : await loadHead(db, tenant);
       const active = head?.state.policies.active;
       if (!head || !active) return undefined;
       const existing = await governanceRepository.getDecision(db, id);
@@ -333,8 +334,9 @@ export interface GovernanceServices {
  */
 export function governanceServices(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault }): GovernanceServices {
   const context = createContextService();
-  const governance: GovernanceService = createGovernanceService(deps);
-  const approvals = createApprovalsService({ ...deps, context });
+  const heads = createHeadCache(deps.db, deps.now);
+  const governance: GovernanceService = createGovernanceService({ ...deps, heads });
+  const approvals = createApprovalsService({ ...deps, context, heads });
   const requests = createRequestsService(deps);
   const directory = createDirectoryService(deps);
   const guarded = <A extends unknown[], R>(fn: (p: Principal, ...a: A) => Promise<R>) =>

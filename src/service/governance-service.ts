@@ -65,6 +65,29 @@ export async function loadHead(q: Queryable, tenant: string): Promise<LoadedStat
   return { state: JSON.parse(row.state) as GovernanceState, digest: row.digest as Digest, height: Number(row.height) };
 }
 
+/**
+ * The submit path reads the governance head of every request; on SQLite each read waits for the one
+ * connection between write batches. A head at most a second old routes a request just as well (the vault
+ * checks the policy in force itself before it authorizes anything), and this node forgets it on every change.
+ */
+export function createHeadCache(db: Queryable, now: () => Date, ttlMs = 1000) {
+  const heads = new Map<string, { at: number; head: LoadedState | undefined }>();
+  return {
+    async get(tenant: string): Promise<LoadedState | undefined> {
+      const t = now().getTime();
+      const hit = heads.get(tenant);
+      if (hit && t - hit.at < ttlMs) return hit.head;
+      const head = await loadHead(db, tenant);
+      heads.set(tenant, { at: t, head });
+      return head;
+    },
+    forget(tenant: string): void {
+      heads.delete(tenant);
+    },
+  };
+}
+export type HeadCache = ReturnType<typeof createHeadCache>;
+
 /** The chain from `fromHeight` to the newest stored state, as the vault wants it. */
 export async function chainFrom(q: Queryable, tenant: string, fromHeight: number) {
   const from = await governanceRepository.stateAt(q, tenant, fromHeight);
@@ -131,7 +154,7 @@ function requestView(row: GovernanceRequestRow, approvals: string[]): Governance
   };
 }
 
-export function createGovernanceService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault }) {
+export function createGovernanceService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault; heads?: HeadCache }) {
   const { writer, db, now, vault } = deps;
   const write = <T>(w: Parameters<typeof signedWrite<T>>[1]) => signedWrite<T>(writer, w, now);
 
@@ -175,6 +198,7 @@ export function createGovernanceService(deps: { writer: AuditedWriter; db: Query
     });
     await governanceRepository.setRequestStatus(trx, row.id, 'applied', next.height);
     await syncDirectory(trx, p.tenant, next, iso);
+    deps.heads?.forget(p.tenant);
     return { ...row, status: 'applied', applied_height: next.height };
   }
 
@@ -243,6 +267,7 @@ export function createGovernanceService(deps: { writer: AuditedWriter; db: Query
             tenant_id: p.tenant, height: 0, digest, state: JSON.stringify(input.genesis), evidence: JSON.stringify(input.signatures), created_at: iso,
           });
           await syncDirectory(trx, p.tenant, input.genesis, iso);
+          deps.heads?.forget(p.tenant);
           const view: GovernanceHeadView = { height: 0, digest, state: input.genesis, vaultHead: { height: 0, digest } };
           return { value: { status: 201, body: view }, payloadDigest: digest, events: [{ topic: 'governance.genesis', payload: { digest } }] };
         },
