@@ -229,3 +229,12 @@ export async function syncChain<B extends BlockHeader, E extends ChainEvent>(
   }
   return { state, added, removed, tip: scannedTip(state) };
 }
+
+/** What one scan call of a chain's driver returns: events added and removed (reorg) and the credits now. */
+export interface ScanResult<S, E, V> {
+  readonly state: S;
+  readonly added: readonly E[];
+  readonly removed: readonly E[];
+  readonly tip: number;
+  readonly credits: readonly V[];
+}

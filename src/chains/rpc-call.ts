@@ -150,3 +150,20 @@ export function array(v: unknown): unknown[] {
   if (!Array.isArray(v)) throw new Error('expected an array');
   return v;
 }
+
+/** A node that answers another id than the one our bytes hash to is not trusted with the broadcast. */
+export function assertAnsweredId(
+  method: string,
+  answered: string,
+  expected: string,
+  field: 'txid' | 'hash',
+): void {
+  if (answered === expected) return;
+  throw chainRpcError({
+    method,
+    reason: 'bad-response',
+    message: `node answered ${field} ${answered}, the bytes hash to ${expected}`,
+    retriable: false,
+    details: { [field]: expected },
+  });
+}

@@ -11,7 +11,7 @@
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { StrongroomError } from '../../domain/errors.ts';
-import { chainRpcError, sleep } from '../rpc-call.ts';
+import { chainRpcError, sleep, assertAnsweredId } from '../rpc-call.ts';
 import { parseRawTx, type ParsedTx } from './raw-block.ts';
 import type { BitcoinRpc } from './rpc.ts';
 
@@ -65,15 +65,7 @@ export async function broadcastBitcoin(
 
   try {
     const answered = await rpc.sendRawTransaction(hex);
-    if (answered !== tx.txid) {
-      throw chainRpcError({
-        method: 'sendrawtransaction',
-        reason: 'bad-response',
-        message: `node answered txid ${answered}, the bytes hash to ${tx.txid}`,
-        retriable: false,
-        details: { txid: tx.txid },
-      });
-    }
+    assertAnsweredId('sendrawtransaction', answered, tx.txid, 'txid');
   } catch (e) {
     if (!(e instanceof StrongroomError) || e.details.reason !== 'rpc-error') throw e;
     // -27: "already in block chain" (Core). Any other refusal: maybe it is there anyway, maybe a conflict.

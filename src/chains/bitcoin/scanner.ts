@@ -15,6 +15,7 @@ import {
   type ChainSource,
   type SyncOptions,
   type ScanState,
+  type ScanResult,
 } from '../chain-scan.ts';
 import { chainRpcError } from '../rpc-call.ts';
 import { parseBitcoinAddress } from './address.ts';
@@ -139,13 +140,7 @@ export function unspentCredits(state: BitcoinScanState): BitcoinCreditView[] {
   return bitcoinCredits(state).filter((c) => !c.spent);
 }
 
-export interface ScanBitcoinResult {
-  readonly state: BitcoinScanState;
-  readonly added: readonly BitcoinScanEvent[];
-  readonly removed: readonly BitcoinScanEvent[];
-  readonly tip: number;
-  readonly credits: readonly BitcoinCreditView[];
-}
+export type ScanBitcoinResult = ScanResult<BitcoinScanState, BitcoinScanEvent, BitcoinCreditView>;
 
 /** Scans from the state's next height to the node's tip (at most `maxBlocks` per call). */
 export async function scanBitcoin(

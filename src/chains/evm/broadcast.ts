@@ -10,7 +10,7 @@
  */
 import { Transaction } from 'ethers';
 import { StrongroomError } from '../../domain/errors.ts';
-import { chainRpcError } from '../rpc-call.ts';
+import { chainRpcError, assertAnsweredId } from '../rpc-call.ts';
 import { toChecksumAddress, type EvmAddress } from './address.ts';
 import type { EvmReceipt, EvmRpc } from './rpc.ts';
 
@@ -69,15 +69,7 @@ export async function broadcastEvm(rpc: EvmRpc, rawTx: string): Promise<Broadcas
 
   try {
     const answered = await rpc.sendRawTransaction(rawTx);
-    if (answered !== id.hash) {
-      throw chainRpcError({
-        method: 'eth_sendRawTransaction',
-        reason: 'bad-response',
-        message: `node answered hash ${answered}, the bytes hash to ${id.hash}`,
-        retriable: false,
-        details: { hash: id.hash },
-      });
-    }
+    assertAnsweredId('eth_sendRawTransaction', answered, id.hash, 'hash');
     return { ...base, state: 'pending', alreadyKnown: false };
   } catch (e) {
     if (!(e instanceof StrongroomError) || e.details.reason !== 'rpc-error') throw e;

@@ -15,6 +15,7 @@ import {
   type ChainSource,
   type ScanState,
   type SyncOptions,
+  type ScanResult,
 } from '../chain-scan.ts';
 import { chainRpcError } from '../rpc-call.ts';
 import { parseEvmAddress, toChecksumAddress, type EvmAddress } from './address.ts';
@@ -115,13 +116,7 @@ export function evmCredits(state: EvmScanState): EvmCreditView[] {
   return state.events.map((c) => ({ ...c, confirmations: confirmationsAt(c.height, tip) }));
 }
 
-export interface ScanEvmResult {
-  readonly state: EvmScanState;
-  readonly added: readonly EvmCredit[];
-  readonly removed: readonly EvmCredit[];
-  readonly tip: number;
-  readonly credits: readonly EvmCreditView[];
-}
+export type ScanEvmResult = ScanResult<EvmScanState, EvmCredit, EvmCreditView>;
 
 export async function scanEvm(
   rpc: EvmRpc,
