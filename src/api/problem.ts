@@ -59,6 +59,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_CRYPTOGRAM_VERSION: 422,
   E_HSM: 502,
   E_UTXO_UNAVAILABLE: 409,
+  E_CHAIN_NOT_CONFIGURED: 409,
+  E_INSUFFICIENT_FUNDS: 409,
+  E_FEE_TOO_HIGH: 409,
+  E_TX_CONFLICT: 409,
 };
 
 export function statusOf(code: ErrorCode): number {

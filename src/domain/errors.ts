@@ -68,6 +68,10 @@ export type ErrorCode =
   | 'E_ADDRESS_LOOKALIKE'
   | 'E_CHAIN_RPC'
   | 'E_UTXO_UNAVAILABLE'
+  | 'E_CHAIN_NOT_CONFIGURED'
+  | 'E_INSUFFICIENT_FUNDS'
+  | 'E_FEE_TOO_HIGH'
+  | 'E_TX_CONFLICT'
   // SDK client: the server could not be reached, or answered outside the API contract
   | 'E_NETWORK'
   | 'E_UNEXPECTED_RESPONSE'

@@ -14,6 +14,14 @@ import { createSessionsService } from './sessions-service.ts';
 import { authRepository } from '../store/index.ts';
 import { checkpointSignerFor, openVault, type VaultConfig } from './vault-wiring.ts';
 import { governanceServices } from './approvals-service.ts';
+import { assetsOf, vaultChainsOf, type ChainsConfig } from './chains-config.ts';
+import type { AssetRegistry } from '../domain/assets.ts';
+import { createBitcoinRpc } from '../chains/bitcoin/rpc.ts';
+import { createEvmRpc } from '../chains/evm/rpc.ts';
+import type { ChainAdapter } from './withdrawals/adapter.ts';
+import { bitcoinAdapter } from './withdrawals/bitcoin-adapter.ts';
+import { evmAdapter } from './withdrawals/evm-adapter.ts';
+import { createWithdrawalExecutor } from './withdrawals/executor.ts';
 
 export interface StrongroomConfig {
   database: DatabaseConfig;
@@ -26,6 +34,21 @@ export interface StrongroomConfig {
   vault?: VaultConfig;
   /** Seconds between automatic audit checkpoints and nonce pruning (0: off). */
   maintenanceIntervalS?: number;
+  /** Chains this deployment executes on and their tokens (none: requests are recorded, nothing executes). */
+  chains?: ChainsConfig;
+  /** Test hook of the withdrawal executor (fault tests stop the process at these points). */
+  onExecutionPoint?: (point: string, requestId: string) => void | Promise<void>;
+}
+
+/** One adapter per configured chain, each with its own node client. */
+function chainAdapters(chains: ChainsConfig | undefined, assets: AssetRegistry): Partial<Record<'bitcoin' | 'ethereum', ChainAdapter<unknown>>> {
+  const out: Partial<Record<'bitcoin' | 'ethereum', ChainAdapter<unknown>>> = {};
+  if (chains?.bitcoin) out.bitcoin = bitcoinAdapter(chains.bitcoin, createBitcoinRpc(chains.bitcoin.rpc)) as ChainAdapter<unknown>;
+  if (chains?.ethereum) {
+    const c = chains.ethereum;
+    out.ethereum = evmAdapter(c, createEvmRpc(c.rpcUrl, { expectedChainId: BigInt(c.chainId) }), assets) as ChainAdapter<unknown>;
+  }
+  return out;
 }
 
 export async function createStrongroom(config: StrongroomConfig) {
@@ -34,7 +57,15 @@ export async function createStrongroom(config: StrongroomConfig) {
   const db = database.db;
   const writer = new AuditedWriter(database, { now });
   const interim = config.auditSigner ?? InterimAuditSigner.loadOrCreate(join(config.dataDir, 'audit-interim.key'));
-  const vault = await openVault(config.vault ?? { placement: 'local', seal: 'shamir' }, database, writer);
+  const assets = assetsOf(config.chains);
+  const vaultConfig: VaultConfig = config.vault ?? { placement: 'local', seal: 'shamir' };
+  const vault = await openVault(
+    vaultConfig.placement === 'local'
+      ? { network: config.chains?.bitcoin?.network, ...vaultConfig, chains: vaultChainsOf(config.chains) }
+      : vaultConfig,
+    database,
+    writer,
+  );
   const audit = createAuditService({
     db,
     now,
@@ -47,6 +78,12 @@ export async function createStrongroom(config: StrongroomConfig) {
     },
   });
   const deps = { writer, db, now };
+  const services = governanceServices({ ...deps, vault, assets });
+  const adapters = chainAdapters(config.chains, assets);
+  const withdrawals = createWithdrawalExecutor({
+    writer, database, now, vault, approvals: services.approvals, chains: config.chains ?? {}, assets, adapters,
+    ...(config.onExecutionPoint ? { onPoint: config.onExecutionPoint } : {}),
+  });
 
   let timer: NodeJS.Timeout | undefined;
   const interval = config.maintenanceIntervalS ?? 0;
@@ -64,11 +101,14 @@ export async function createStrongroom(config: StrongroomConfig) {
     writer,
     now,
     vault,
+    chains: config.chains,
+    assets,
     keys: createKeyDirectory(db),
     sessions: createSessionsService(deps),
     // Directory, requests, governance and approvals: the request path runs the policy in force, and after
     // the genesis the directory changes only through governance requests.
-    ...governanceServices({ ...deps, vault }),
+    ...services,
+    withdrawals,
     audit,
     initialize: (input: InitInput) => initialize(writer, input, now),
     createTenant: (input: InitInput) => createTenant(writer, input, now),
@@ -76,6 +116,7 @@ export async function createStrongroom(config: StrongroomConfig) {
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
       await writer.idle();
+      for (const a of Object.values(adapters)) a.close();
       await audit.checkpointAll().catch(() => undefined);
       await vault.close();
       await database.close();

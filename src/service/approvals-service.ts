@@ -8,6 +8,7 @@
  * through governance.
  */
 import { digestOf, type Digest } from '../domain/canonical.ts';
+import type { AssetRegistry } from '../domain/assets.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import { verifyCurrentSigner, type GovernanceState } from '../governance/index.ts';
 import {
@@ -332,7 +333,7 @@ export interface GovernanceServices {
  * What the composition root spreads into its services: governance, approvals and context, plus `requests`
  * (submits evaluated under the policy in force) and `directory` (writes refused once a genesis exists).
  */
-export function governanceServices(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault }): GovernanceServices {
+export function governanceServices(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault; assets?: AssetRegistry }): GovernanceServices {
   const context = createContextService();
   const heads = createHeadCache(deps.db, deps.now);
   const governance: GovernanceService = createGovernanceService({ ...deps, heads });

@@ -11,6 +11,9 @@ import { createAssetRegistry, type AssetInfo, type AssetRegistry } from '../doma
 import { StrongroomError } from '../domain/errors.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/network.ts';
 import type { BitcoinRpcConfig } from '../chains/bitcoin/rpc.ts';
+import type { VaultChainsConfig } from '../vault/intents.ts';
+
+export type { VaultChainsConfig };
 
 export interface BitcoinChainConfig {
   readonly network: BitcoinNetworkName;
@@ -46,13 +49,6 @@ export interface EvmChainConfig {
 export interface ChainsConfig {
   readonly bitcoin?: BitcoinChainConfig;
   readonly ethereum?: EvmChainConfig;
-}
-
-/** What the vault needs to build an approved intent: no endpoints, nothing secret. */
-export interface VaultChainsConfig {
-  readonly bitcoin?: { readonly network: BitcoinNetworkName; readonly maxFee: string };
-  readonly ethereum?: { readonly network: string; readonly chainId: string; readonly maxFee: string };
-  readonly tokens: readonly AssetInfo[];
 }
 
 export const DEFAULTS = {

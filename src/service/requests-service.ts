@@ -2,8 +2,8 @@
  * Requests (intents): what someone wants done, signed by its initiator. This issue records them as
  * `submitted` with their evidence; screening, policy, approvals and signing follow in later issues.
  */
-import { assetInfo } from '../domain/assets.ts';
-import { parseAmount } from '../domain/amount.ts';
+import { DEFAULT_ASSETS, type AssetRegistry } from '../domain/assets.ts';
+import { transferPayloadOf } from '../vault/evidence.ts';
 import { digestOf } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
@@ -23,6 +23,8 @@ export interface TransferInput {
   /** Destination address. */
   to: string;
   note?: string;
+  /** Highest total network fee accepted, decimal string in the chain's native coin (default: the chain's configured cap). */
+  maxFee?: string;
   expiresInSeconds?: number;
 }
 
@@ -59,30 +61,15 @@ function view(r: RequestRow): RequestView {
 }
 
 /** Validates a transfer and returns its canonical payload (amount in base units). Throws, changing nothing. */
-export function transferPayload(input: TransferInput): Record<string, unknown> {
-  const asset = assetInfo(input.asset);
-  const amount = parseAmount(input.amount, asset.decimals);
-  if (amount === 0n) {
-    throw new StrongroomError('E_AMOUNT_INVALID', 'amount must be greater than zero', {
-      details: { field: 'amount' },
-    });
-  }
-  const payload: Record<string, unknown> = {
-    asset: asset.symbol,
-    chain: asset.chain,
-    amount: amount.toString(),
-    from: input.from,
-    to: input.to,
-  };
-  if (input.note !== undefined) payload.note = input.note;
-  return payload;
+export function transferPayload(input: TransferInput, assets: AssetRegistry = DEFAULT_ASSETS): Record<string, unknown> {
+  return transferPayloadOf(input as unknown as Record<string, unknown>, assets);
 }
 
-export function createRequestsService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date }) {
+export function createRequestsService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; assets?: AssetRegistry }) {
   const { writer, db, now } = deps;
   return {
     create(p: Principal, input: TransferInput, idempotencyKey: string): Promise<Reply<RequestView>> {
-      const payload = transferPayload(input);
+      const payload = transferPayload(input, deps.assets);
       const expiresIn = input.expiresInSeconds ?? DEFAULT_EXPIRY_S;
       if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > MAX_EXPIRY_S) {
         throw new StrongroomError(

@@ -14,15 +14,17 @@ import { shamirDriver } from '../vault/shamir-driver.ts';
 import type { Vault, VaultAuditSink } from '../vault/vault.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/network.ts';
 import type { AuditedWriter } from './audited-writer.ts';
+import type { VaultChainsConfig } from './chains-config.ts';
 
 export type VaultConfig =
-  | { placement: 'local'; seal: 'shamir'; network?: BitcoinNetworkName; scrypt?: { N: number } }
+  | { placement: 'local'; seal: 'shamir'; network?: BitcoinNetworkName | undefined; chains?: VaultChainsConfig; scrypt?: { N: number } }
   | {
       placement: 'local';
       seal: 'pkcs11';
       modulePath: string;
       tokenLabel: (tenant: string) => string;
-      network?: BitcoinNetworkName;
+      network?: BitcoinNetworkName | undefined;
+      chains?: VaultChainsConfig;
     }
   | { placement: 'remote'; socketPath: string };
 
@@ -61,6 +63,7 @@ export async function openVault(
     audit: vaultAuditSink(writer),
     seals,
     ...(config.network ? { network: config.network } : {}),
+    ...(config.chains ? { chains: config.chains } : {}),
   });
 }
 

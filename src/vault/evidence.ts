@@ -10,7 +10,7 @@
  * Pure apart from the signature verification's worker: time is an input. The governance chain itself is
  * verified by the caller (GovernanceHeads), which hands over the verified head state.
  */
-import { assetInfo } from '../domain/assets.ts';
+import { assetInfo, DEFAULT_ASSETS, type AssetRegistry } from '../domain/assets.ts';
 import { parseAmount } from '../domain/amount.ts';
 import { canonicalize, digestOf, type Digest } from '../domain/canonical.ts';
 import { StrongroomError, isStrongroomError, type ErrorCode } from '../domain/errors.ts';
@@ -126,7 +126,7 @@ export interface Authorization {
 }
 
 const STATEMENT_KEYS = ['kind', 'requestDigest', 'policyDigest', 'contextDigest', 'approver', 'keyId', 'signedAt'] as const;
-const TRANSFER_FIELDS = new Set(['type', 'asset', 'amount', 'from', 'to', 'note', 'expiresInSeconds']);
+const TRANSFER_FIELDS = new Set(['type', 'asset', 'amount', 'from', 'to', 'note', 'maxFee', 'expiresInSeconds']);
 const DEFAULT_EXPIRY_S = 24 * 3600;
 
 /** The bytes an approver signs: the statement's seven fields in RFC 8785 form, nothing else. */
@@ -172,8 +172,35 @@ function refuse(code: ErrorCode, reason: string, message: string, extra: Record<
   throw new StrongroomError(code, `evidence refused: ${message}`, { details: { reason, ...extra }, ...(cause ? { cause } : {}) });
 }
 
+/** Decimals of each chain's native coin, in which a request's `maxFee` is given. */
+const NATIVE_DECIMALS: Record<string, number> = { bitcoin: 8, ethereum: 18 };
+
+/**
+ * The canonical payload of a transfer (amounts in base units as decimal strings), from what its initiator
+ * sent: the API stores it at submit and the vault re-derives it from the signed body, with the same code.
+ * Throws a typed error (E_UNKNOWN_ASSET, E_AMOUNT_*) on bad input.
+ */
+export function transferPayloadOf(input: Readonly<Record<string, unknown>>, assets: AssetRegistry = DEFAULT_ASSETS): Record<string, unknown> {
+  const asset = assetInfo(input.asset, assets);
+  const amount = parseAmount(input.amount as string, asset.decimals);
+  if (amount === 0n) {
+    throw new StrongroomError('E_AMOUNT_INVALID', 'amount must be greater than zero', { details: { field: 'amount' } });
+  }
+  const payload: Record<string, unknown> = { asset: asset.symbol, chain: asset.chain, amount: amount.toString(), from: input.from, to: input.to };
+  if (asset.contract !== undefined) payload.contract = asset.contract;
+  if (input.maxFee !== undefined) {
+    try {
+      payload.maxFee = parseAmount(input.maxFee as string, NATIVE_DECIMALS[asset.chain]!).toString();
+    } catch (e) {
+      throw isStrongroomError(e) ? new StrongroomError(e.code, `maxFee: ${e.message}`, { details: { field: 'maxFee' } }) : e;
+    }
+  }
+  if (input.note !== undefined) payload.note = input.note;
+  return payload;
+}
+
 /** Re-derives the transfer payload from the body the initiator signed (as the API did at submit). */
-function payloadFromSignedBody(body: string): { payload: Record<string, unknown>; expiresInSeconds: number } {
+function payloadFromSignedBody(body: string, assets: AssetRegistry): { payload: Record<string, unknown>; expiresInSeconds: number } {
   let input: Record<string, unknown>;
   try {
     input = JSON.parse(body) as Record<string, unknown>;
@@ -184,15 +211,12 @@ function payloadFromSignedBody(body: string): { payload: Record<string, unknown>
     refuse('E_EVIDENCE_INVALID', 'not_a_transfer', 'the signed body is not a transfer');
   }
   for (const k of Object.keys(input)) if (!TRANSFER_FIELDS.has(k)) refuse('E_EVIDENCE_INVALID', 'body_field', `unknown field ${k} in the signed body`);
-  const asset = assetInfo(String(input.asset));
-  const amount = parseAmount(String(input.amount), asset.decimals);
-  const payload: Record<string, unknown> = { asset: asset.symbol, chain: asset.chain, amount: amount.toString(), from: input.from, to: input.to };
-  if (input.note !== undefined) payload.note = input.note;
+  const payload = transferPayloadOf(input, assets);
   const expiresInSeconds = input.expiresInSeconds === undefined ? DEFAULT_EXPIRY_S : Number(input.expiresInSeconds);
   return { payload, expiresInSeconds };
 }
 
-async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: SignedHttpRequest): Promise<void> {
+async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: SignedHttpRequest, assets: AssetRegistry): Promise<void> {
   if (http.method !== 'POST' || !/^https?:\/\/[^/]+\/v1\/requests$/.test(http.targetUri)) {
     refuse('E_EVIDENCE_INVALID', 'initiator_target', 'the signed HTTP request is not a request submission');
   }
@@ -223,7 +247,7 @@ async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: 
     if (isStrongroomError(e, 'E_EVIDENCE_INVALID')) throw e;
     refuse('E_EVIDENCE_INVALID', 'initiator_signature', 'the initiator signature does not verify', { cause: isStrongroomError(e) ? e.code : 'E_INTERNAL' }, e);
   }
-  const derived = payloadFromSignedBody(http.body);
+  const derived = payloadFromSignedBody(http.body, assets);
   if (canonicalize(derived.payload) !== canonicalize(r.payload)) {
     refuse('E_EVIDENCE_INVALID', 'payload_mismatch', 'the stored payload is not what the initiator signed');
   }
@@ -269,10 +293,16 @@ const compiled = new Map<Digest, CompiledPolicy>();
  * Returns what was authorized; throws E_EVIDENCE_INVALID (details.reason), E_POLICY_DENIED,
  * E_QUORUM_INCOMPLETE, E_REQUEST_REJECTED, E_REQUEST_EXPIRED or E_FROZEN.
  */
-export async function checkEvidence(bundle: EvidenceBundle, state: GovernanceState, now: number, walletTier: TierName | undefined): Promise<Authorization> {
+export async function checkEvidence(
+  bundle: EvidenceBundle,
+  state: GovernanceState,
+  now: number,
+  walletTier: TierName | undefined,
+  assets: AssetRegistry = DEFAULT_ASSETS,
+): Promise<Authorization> {
   const r = bundle?.request;
   if (!r || r.type !== 'transfer' || r.tenant !== state.tenant) refuse('E_EVIDENCE_INVALID', 'request', 'not a transfer of this tenant');
-  await checkInitiator(state, r, bundle.initiatorRequest);
+  await checkInitiator(state, r, bundle.initiatorRequest, assets);
   const requestDigest = evidenceRequestDigest(r);
 
   const inForce = assertPolicyInForce(state, bundle.policy);

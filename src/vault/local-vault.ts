@@ -10,7 +10,7 @@ import { digestOf, digestOfBytes } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/network.ts';
 import { auditKeyBinding, generateAuditKey, signWithAuditKey } from './audit-key.ts';
-import { wipe } from './bytes.ts';
+import { fromBase64, wipe } from './bytes.ts';
 import { openCryptogram, sealCryptogram } from './cryptogram.ts';
 import { buildExportFile } from './export-file.ts';
 import { checkEvidence, type Authorization, type EvidenceBundle } from './evidence.ts';
@@ -18,10 +18,17 @@ import { GovernanceHeads, headMacFromAuditSecret, headStorageInVaultKeys } from 
 import { isStrongroomError } from '../domain/errors.ts';
 import type { GovernanceHead } from '../governance/index.ts';
 import { runRewrap } from './rewrap.ts';
+import { vaultAssets, withdrawalIntent, type VaultChainsConfig } from './intents.ts';
+import type { AssetRegistry } from '../domain/assets.ts';
+import type { HDKey } from './hd.ts';
+import { signBitcoinPsbt } from './signers/bitcoin-signer.ts';
+import { signEvmTransaction } from './signers/evm-signer.ts';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Seal } from './seal/seal.ts';
 import type { QuorumParameters, SealDriver, TenantSeal } from './seal-driver.ts';
 import {
   generateWalletSecret,
+  masterOfSecret,
   publicInfoOfSecret,
   secretFromMnemonic,
   secretFromXprv,
@@ -30,6 +37,8 @@ import {
 } from './wallets.ts';
 import type {
   AcceptGovernanceHeadParameters,
+  SignedWithdrawal,
+  SignWithdrawalParameters,
   Actor,
   AuditPublicKey,
   CreateWalletParameters,
@@ -64,6 +73,8 @@ export interface LocalVaultOptions {
   seals: SealDriver | ((tenant: string) => SealDriver);
   /** Bitcoin network whose version bytes and coin type the account xpubs use. Default mainnet. */
   network?: BitcoinNetworkName;
+  /** Networks, chain id, tokens and default fee caps the vault builds approved intents from (its own configuration). */
+  chains?: VaultChainsConfig;
   now?: () => Date;
 }
 
@@ -76,6 +87,8 @@ export class LocalVault implements Vault {
   readonly #audit: VaultAuditSink;
   readonly #driverFor: (tenant: string) => SealDriver;
   readonly #network: BitcoinNetworkName;
+  readonly #chains: VaultChainsConfig | undefined;
+  readonly #assets: AssetRegistry;
   readonly #now: () => Date;
   readonly #seals = new Map<string, Promise<TenantSeal>>();
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -87,6 +100,8 @@ export class LocalVault implements Vault {
     const seals = options.seals;
     this.#driverFor = typeof seals === 'function' ? seals : () => seals;
     this.#network = options.network ?? 'mainnet';
+    this.#chains = options.chains;
+    this.#assets = vaultAssets(options.chains);
     this.#now = options.now ?? (() => new Date());
     this.#governance = new GovernanceHeads({
       storage: headStorageInVaultKeys(this.#storage),
@@ -305,22 +320,63 @@ export class LocalVault implements Vault {
 
   async authorize(tenant: string, bundle: EvidenceBundle & Actor): Promise<Authorization> {
     checkTenant(tenant);
-    const summary = { requestId: bundle?.request?.id ?? null, head: bundle?.governance?.head ?? null };
-    let authorization: Authorization;
-    try {
-      const g = bundle.governance;
-      const { chain } = await this.#governance.accept(tenant, g.head, { from: g.from, transitions: g.transitions });
-      const walletId = String(bundle.request?.payload?.from ?? '');
-      const wallet = await this.#storage.getWallet(tenant, walletId);
-      authorization = await checkEvidence(bundle, chain.head, this.#now().getTime(), wallet?.tier);
-    } catch (e) {
-      const code = isStrongroomError(e) ? e.code : 'E_INTERNAL';
-      const reason = isStrongroomError(e) ? (e.details.reason ?? null) : null;
-      await this.#record(tenant, bundle, 'vault.authorize.refused', { ...summary, code, reason });
-      throw e;
-    }
+    const authorization = await this.#refusalsAudited(tenant, bundle, bundle, 'vault.authorize.refused', async () => (await this.#checkBundle(tenant, bundle)).authorization);
     await this.#record(tenant, bundle, 'vault.authorize', authorization);
     return authorization;
+  }
+
+  async signWithdrawal(tenant: string, params: SignWithdrawalParameters): Promise<SignedWithdrawal> {
+    checkTenant(tenant);
+    const bundle = params?.evidence;
+    const signed = await this.#refusalsAudited(tenant, params, bundle, 'vault.sign.refused', async () => {
+      if (typeof params.unsignedPayload !== 'string' || params.unsignedPayload.length === 0 || params.unsignedPayload.length > 1_000_000) {
+        throw new StrongroomError('E_VALIDATION', 'unsignedPayload must be a non-empty string', { details: { parameter: 'unsignedPayload' } });
+      }
+      const { authorization, wallet } = await this.#checkBundle(tenant, bundle);
+      if (!wallet) throw new StrongroomError('E_NOT_FOUND', 'no such wallet', { details: { walletId: String(bundle.request.payload.from) } });
+      const intent = withdrawalIntent(bundle.request.payload, this.#chains, this.#assets);
+      const seal = requireUnsealed(await this.#open(tenant));
+      const secret = await openCryptogram(seal, walletBinding(tenant, wallet.walletId), wallet.cryptogram);
+      let master: HDKey | undefined;
+      try {
+        master = masterOfSecret(secret, this.#network) as HDKey;
+        if (intent.chain === 'bitcoin') {
+          const r = signBitcoinPsbt({ master, psbt: fromBase64(params.unsignedPayload, 'unsignedPayload'), intent });
+          return { authorization, chain: 'bitcoin' as const, rawTx: bytesToHex(r.rawTx), txid: r.txid, fee: r.summary.fee.toString() };
+        }
+        const r = signEvmTransaction({ master, unsignedTx: params.unsignedPayload, intent });
+        const q = r.summary.request;
+        return { authorization, chain: 'ethereum' as const, rawTx: r.rawTx, txid: r.hash, fee: (q.gasLimit * q.maxFeePerGas).toString() };
+      } finally {
+        master?.wipePrivateData();
+        wipe(secret);
+      }
+    });
+    // The signature leaves only once its audit entry is committed.
+    await this.#record(tenant, params, 'vault.sign', { authorization: signed.authorization, chain: signed.chain, txid: signed.txid, fee: signed.fee });
+    return signed;
+  }
+
+  /** Verifies the governance chain to the bundle's head and checks the evidence against it. */
+  async #checkBundle(tenant: string, bundle: EvidenceBundle): Promise<{ authorization: Authorization; wallet: WalletRecord | undefined }> {
+    const g = bundle.governance;
+    const { chain } = await this.#governance.accept(tenant, g.head, { from: g.from, transitions: g.transitions });
+    const walletId = String(bundle.request?.payload?.from ?? '');
+    const wallet = await this.#storage.getWallet(tenant, walletId);
+    const authorization = await checkEvidence(bundle, chain.head, this.#now().getTime(), wallet?.tier, this.#assets);
+    return { authorization, wallet };
+  }
+
+  /** Runs `fn`; a refusal is audited as `action` (code and reason only) before it is thrown. */
+  async #refusalsAudited<T>(tenant: string, who: Actor | undefined, bundle: EvidenceBundle | undefined, action: VaultAction, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = isStrongroomError(e) ? e.code : 'E_INTERNAL';
+      const reason = isStrongroomError(e) ? (e.details.reason ?? e.details.field ?? null) : null;
+      await this.#record(tenant, who, action, { requestId: bundle?.request?.id ?? null, head: bundle?.governance?.head ?? null, code, reason });
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

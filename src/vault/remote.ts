@@ -90,6 +90,7 @@ export async function connectVault({ socketPath }: { socketPath: string }): Prom
     governanceHead: (tenant) => call('governanceHead', [tenant]),
     acceptGovernanceHead: (tenant, p) => call('acceptGovernanceHead', [tenant, p]),
     authorize: (tenant, bundle) => call('authorize', [tenant, bundle]),
+    signWithdrawal: (tenant, p) => call('signWithdrawal', [tenant, p]),
     async close() {
       closed = true;
       socket.end();

@@ -262,11 +262,34 @@ export interface Vault {
    */
   authorize(tenant: string, bundle: EvidenceBundle & Actor): Promise<Authorization>;
 
-  // sign(tenant, evidenceBundle): a later issue. It will take the whole evidence bundle (DESIGN.md,
-  // "Formats") and re-derive every sighash itself; never a digest handed to it.
+  /**
+   * Signs a withdrawal: checks the evidence bundle exactly as `authorize` does, builds the approved intent
+   * from the verified request and the vault's own chains configuration, re-derives from the unsigned payload
+   * what it does (destination, amount, asset, fee, chain id, change) and signs only if the two agree. Never
+   * signs a digest handed to it. Deterministic: the same payload gives the same signed bytes (RFC 6979).
+   * Audited as `vault.sign` or `vault.sign.refused`.
+   */
+  signWithdrawal(tenant: string, params: SignWithdrawalParameters): Promise<SignedWithdrawal>;
 
   /** Releases seals and handles (closes nothing in storage). */
   close(): Promise<void>;
+}
+
+export interface SignWithdrawalParameters extends Actor {
+  readonly evidence: EvidenceBundle;
+  /** The unsigned payload stored before signing: a PSBT (base64) for Bitcoin, the 0x02… EIP-1559 serialisation for EVM chains. */
+  readonly unsignedPayload: string;
+}
+
+export interface SignedWithdrawal {
+  readonly authorization: Authorization;
+  readonly chain: 'bitcoin' | 'ethereum';
+  /** Signed transaction: hex (Bitcoin) or 0x-hex (EVM), ready to broadcast. */
+  readonly rawTx: string;
+  /** Bitcoin txid or EVM transaction hash (0x…). */
+  readonly txid: string;
+  /** Total fee the transaction pays (Bitcoin) or may pay at most (EVM: gasLimit × maxFeePerGas), base units. */
+  readonly fee: string;
 }
 
 export interface AcceptGovernanceHeadParameters extends Actor {
@@ -296,7 +319,9 @@ export type VaultAction =
   | 'vault.wallet.import'
   | 'vault.governance.accept'
   | 'vault.authorize'
-  | 'vault.authorize.refused';
+  | 'vault.authorize.refused'
+  | 'vault.sign'
+  | 'vault.sign.refused';
 
 /** A stored wallet: public fields and its seed cryptogram. */
 export interface WalletRecord {

@@ -30,6 +30,7 @@ export const VAULT_METHODS = [
   'governanceHead',
   'acceptGovernanceHead',
   'authorize',
+  'signWithdrawal',
 ] as const;
 export type VaultMethod = (typeof VAULT_METHODS)[number];
 

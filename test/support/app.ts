@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { signRequest, type RequestSigner } from '../../src/domain/http-signatures.ts';
 import { buildServer } from '../../src/api/server.ts';
-import { createStrongroom, type Strongroom } from '../../src/service/app.ts';
+import { createStrongroom, type Strongroom, type StrongroomConfig } from '../../src/service/app.ts';
+import type { ChainsConfig } from '../../src/service/chains-config.ts';
 import type { Dialect } from '../../src/store/database.ts';
 import type { VaultConfig } from '../../src/service/vault-wiring.ts';
 import { generateRequestSigner } from '../../src/sdk/signer.ts';
@@ -25,7 +26,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(dialect: Dialect, opts: { vault?: VaultConfig } = {}): Promise<TestApp> {
+export async function startTestApp(dialect: Dialect, opts: { vault?: VaultConfig; chains?: ChainsConfig; onExecutionPoint?: StrongroomConfig['onExecutionPoint'] } = {}): Promise<TestApp> {
   const tdb = await createTestDatabase(dialect);
   await tdb.database.close(); // the app opens its own connection
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-data-'));
@@ -34,6 +35,8 @@ export async function startTestApp(dialect: Dialect, opts: { vault?: VaultConfig
     database: tdb.config,
     dataDir,
     vault: opts.vault ?? { placement: 'local', seal: 'shamir', scrypt: { N: 1024 } },
+    ...(opts.chains ? { chains: opts.chains } : {}),
+    ...(opts.onExecutionPoint ? { onExecutionPoint: opts.onExecutionPoint } : {}),
   });
   const signer = generateRequestSigner('ed25519');
   const init = await app.initialize({

@@ -64,8 +64,8 @@ export const POLICY: PolicyDocument = {
   ],
 };
 
-export async function startGovernedApp(dialect: Dialect): Promise<GovernedApp> {
-  const t = await startTestApp(dialect);
+export async function startGovernedApp(dialect: Dialect, opts: Parameters<typeof startTestApp>[1] = {}): Promise<GovernedApp> {
+  const t = await startTestApp(dialect, opts);
   await t.app.vault.initialize(t.tenantId, { mechanism: 'shamir', threshold: 2, custodians: ['c1', 'c2'].map((name) => ({ name, passphrase: `${name} passphrase` })) });
   await t.app.vault.createWallet(t.tenantId, { walletId: WALLET, tier: 'warm' });
   const alice: Member = { userId: t.admin.userId, signer: t.admin.signer };

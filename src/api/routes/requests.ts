@@ -35,6 +35,7 @@ export async function requestRoutes(server: FastifyInstance, app: Strongroom): P
             from: Type.String({ minLength: 1, maxLength: 64, description: 'source wallet id' }),
             to: Type.String({ minLength: 1, maxLength: 128, description: 'destination address' }),
             note: Type.Optional(Type.String({ maxLength: 500 })),
+            maxFee: Type.Optional(Type.String({ maxLength: 80, description: 'highest total network fee accepted, in the chain native coin (e.g. "0.0001")' })),
             expiresInSeconds: Type.Optional(Type.Integer()),
           },
           { additionalProperties: false },

@@ -73,7 +73,7 @@ describe('selectCoins', () => {
         changeScript: P2WPKH_SCRIPT,
         feeRate: 5,
       }),
-    ).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
+    ).toThrow(expect.objectContaining({ code: 'E_INSUFFICIENT_FUNDS' }));
   });
 
   it('property: value is conserved and the fee rate is met', () => {

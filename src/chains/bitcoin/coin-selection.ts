@@ -91,7 +91,7 @@ function largestFirst<C extends SelectableCoin>(
       return { selected, fee: total - payment, change: 0n, vsize: vsizeNoChange, strategy: 'largest-first' };
     }
   }
-  throw new StrongroomError('E_VALIDATION', 'insufficient funds for the payment and its fee', {
+  throw new StrongroomError('E_INSUFFICIENT_FUNDS', 'insufficient funds for the payment and its fee', {
     details: { parameter: 'utxos', available: total.toString(), payment: payment.toString() },
   });
 }

