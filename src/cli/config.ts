@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { StrongroomConfig } from '../service/app.ts';
+import { loadChainsConfig } from '../service/chains-config.ts';
 
 export interface ServerSideOptions {
   data?: string;
@@ -10,8 +11,11 @@ export interface ServerSideOptions {
 export function serverConfig(o: ServerSideOptions): StrongroomConfig {
   const dataDir = resolve(o.data ?? process.env.STRONGROOM_DATA ?? './data');
   const url = o.databaseUrl ?? process.env.STRONGROOM_DATABASE_URL;
+  // <data>/chains.json (written by the dev chains in the demo): which nodes to execute withdrawals on.
+  const chains = loadChainsConfig(join(dataDir, 'chains.json'));
   return {
     dataDir,
+    ...(chains ? { chains } : {}),
     database: url
       ? { dialect: 'postgres', url }
       : { dialect: 'sqlite', path: join(dataDir, 'strongroom.db') },

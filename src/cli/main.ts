@@ -6,7 +6,7 @@ import { registerGroups, registerUsers } from './directory.ts';
 import { registerInit } from './init.ts';
 import { registerKeys } from './keys.ts';
 import { registerRequests } from './requests.ts';
-import { registerServe } from './serve.ts';
+import { registerServe, registerWorker } from './serve.ts';
 import { registerVaultCommands } from './vault-commands.ts';
 
 const program = new Command('strongroom')
@@ -15,6 +15,7 @@ const program = new Command('strongroom')
   .showHelpAfterError();
 
 registerServe(program);
+registerWorker(program);
 registerInit(program);
 registerKeys(program);
 registerUsers(program);
@@ -23,5 +24,6 @@ registerRequests(program);
 registerAudit(program);
 registerVaultCommands(program);
 (await import('./governance.ts')).registerGovernance(program);
+(await import('./wallets.ts')).registerWallets(program);
 
 await program.parseAsync(process.argv);

@@ -15,6 +15,7 @@ import { authRepository } from '../store/index.ts';
 import { checkpointSignerFor, openVault, type VaultConfig } from './vault-wiring.ts';
 import { governanceServices } from './approvals-service.ts';
 import { assetsOf, vaultChainsOf, type ChainsConfig } from './chains-config.ts';
+import { walletServices } from './wallets-service.ts';
 import type { AssetRegistry } from '../domain/assets.ts';
 import { createBitcoinRpc } from '../chains/bitcoin/rpc.ts';
 import { createEvmRpc } from '../chains/evm/rpc.ts';
@@ -46,7 +47,7 @@ function chainAdapters(chains: ChainsConfig | undefined, assets: AssetRegistry):
   if (chains?.bitcoin) out.bitcoin = bitcoinAdapter(chains.bitcoin, createBitcoinRpc(chains.bitcoin.rpc)) as ChainAdapter<unknown>;
   if (chains?.ethereum) {
     const c = chains.ethereum;
-    out.ethereum = evmAdapter(c, createEvmRpc(c.rpcUrl, { expectedChainId: BigInt(c.chainId) }), assets) as ChainAdapter<unknown>;
+    out.ethereum = evmAdapter(c, createEvmRpc(c.rpcUrl, { expectedChainId: BigInt(c.chainId), ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}) }), assets) as ChainAdapter<unknown>;
   }
   return out;
 }
@@ -108,6 +109,7 @@ export async function createStrongroom(config: StrongroomConfig) {
     // Directory, requests, governance and approvals: the request path runs the policy in force, and after
     // the genesis the directory changes only through governance requests.
     ...services,
+    ...walletServices({ ...deps, database, vault, chains: config.chains, assets }),
     withdrawals,
     audit,
     initialize: (input: InitInput) => initialize(writer, input, now),

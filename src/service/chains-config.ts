@@ -40,6 +40,8 @@ export interface EvmChainConfig {
   /** Decimal string. */
   readonly chainId: string;
   readonly rpcUrl: string;
+  /** Per-attempt node timeout, ms (default 10 s). */
+  readonly timeoutMs?: number;
   readonly confirmations?: number;
   /** Default cap on a withdrawal's total fee (gasLimit × maxFeePerGas), wei, when the request names none. */
   readonly maxFee?: string;
