@@ -9,6 +9,8 @@
  */
 import { digestOf, type Digest } from '../domain/canonical.ts';
 import type { AssetRegistry } from '../domain/assets.ts';
+import type { ChainsConfig } from './chains-config.ts';
+import { createDestinationCheck } from './destination-check.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import { verifyCurrentSigner, type GovernanceState } from '../governance/index.ts';
 import {
@@ -333,12 +335,13 @@ export interface GovernanceServices {
  * What the composition root spreads into its services: governance, approvals and context, plus `requests`
  * (submits evaluated under the policy in force) and `directory` (writes refused once a genesis exists).
  */
-export function governanceServices(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault; assets?: AssetRegistry }): GovernanceServices {
+export function governanceServices(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; vault: Vault; assets?: AssetRegistry; chains?: ChainsConfig }): GovernanceServices {
   const context = createContextService();
   const heads = createHeadCache(deps.db, deps.now);
   const governance: GovernanceService = createGovernanceService({ ...deps, heads });
   const approvals = createApprovalsService({ ...deps, context, heads });
-  const requests = createRequestsService(deps);
+  const checkDestination = createDestinationCheck({ chains: deps.chains, state: async (t) => (await heads.get(t))?.state });
+  const requests = createRequestsService({ ...deps, checkDestination });
   const directory = createDirectoryService(deps);
   const guarded = <A extends unknown[], R>(fn: (p: Principal, ...a: A) => Promise<R>) =>
     async (p: Principal, ...a: A): Promise<R> => {

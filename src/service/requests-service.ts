@@ -4,6 +4,7 @@
  */
 import { DEFAULT_ASSETS, type AssetRegistry } from '../domain/assets.ts';
 import { transferPayloadOf } from '../vault/evidence.ts';
+import type { DestinationCheck } from './destination-check.ts';
 import { digestOf } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
@@ -45,14 +46,14 @@ export interface RequestView {
 const DEFAULT_EXPIRY_S = 24 * 3600;
 const MAX_EXPIRY_S = 30 * 24 * 3600;
 
-function view(r: RequestRow): RequestView {
+function view(r: RequestRow, payload = JSON.parse(r.payload) as Record<string, unknown>): RequestView {
   return {
     id: r.id,
     type: r.type,
     status: r.status,
     initiator: r.initiator_user_id,
     keyId: r.key_id,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    payload,
     digest: r.digest,
     idempotencyKey: r.idempotency_key,
     createdAt: r.created_at,
@@ -65,11 +66,19 @@ export function transferPayload(input: TransferInput, assets: AssetRegistry = DE
   return transferPayloadOf(input as unknown as Record<string, unknown>, assets);
 }
 
-export function createRequestsService(deps: { writer: AuditedWriter; db: Queryable; now: () => Date; assets?: AssetRegistry }) {
+export function createRequestsService(deps: {
+  writer: AuditedWriter;
+  db: Queryable;
+  now: () => Date;
+  assets?: AssetRegistry;
+  /** Destination format and look-alike check, before anything is recorded. */
+  checkDestination?: DestinationCheck;
+}) {
   const { writer, db, now } = deps;
   return {
-    create(p: Principal, input: TransferInput, idempotencyKey: string): Promise<Reply<RequestView>> {
+    async create(p: Principal, input: TransferInput, idempotencyKey: string): Promise<Reply<RequestView>> {
       const payload = transferPayload(input, deps.assets);
+      if (deps.checkDestination) await deps.checkDestination(p.tenant, payload);
       const expiresIn = input.expiresInSeconds ?? DEFAULT_EXPIRY_S;
       if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > MAX_EXPIRY_S) {
         throw new StrongroomError(
@@ -123,7 +132,8 @@ export function createRequestsService(deps: { writer: AuditedWriter; db: Queryab
               expires_at: expiresAt,
             };
             await requestsRepository.insert(trx, row);
-            const v = view(row);
+            // The stored payload text is JSON.stringify(payload): answer with the object, not a re-parse.
+            const v = view(row, payload);
             return {
               value: { status: 201, body: v },
               payloadDigest: digest,
@@ -144,7 +154,7 @@ export function createRequestsService(deps: { writer: AuditedWriter; db: Queryab
         limit: Math.min(opts.limit ?? 50, 500),
         before: opts.before,
       });
-      return rows.map(view);
+      return rows.map((r) => view(r));
     },
   };
 }

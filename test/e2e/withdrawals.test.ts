@@ -11,6 +11,8 @@ import { createEvmRpc, type EvmRpc } from '../../src/chains/evm/rpc.ts';
 import type { PolicyDocument } from '../../src/policy/index.ts';
 import { deriveWalletAddress } from '../../src/service/wallet-addresses.ts';
 import { DIALECTS } from '../support/databases.ts';
+import { fingerprint } from '../support/app.ts';
+import { toChecksumAddress } from '../../src/chains/evm/address.ts';
 import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
 
 const ETH = 10n ** 18n;
@@ -130,6 +132,19 @@ for (const dialect of DIALECTS) {
       await waitFor('confirmed', async () => ((await statusOf(id)) === 'confirmed' ? true : undefined));
       expect((await rpc.erc20BalanceOf(token, DEST)) - before).toBe(1_500_000n);
       expect(await rpc.erc20BalanceOf(token, sender)).toBe(3_500_000n);
+    });
+
+    it('refuses a look-alike of an address-book entry and a bad checksum before recording anything', async () => {
+      const r = await g.govern('address_book_add', { entryId: 'exchange', alias: 'Exchange', chain: 'ethereum', address: DEST, trust: 'low' }, g.alice, [g.alice, g.bob]);
+      expect(r.body.status, JSON.stringify(r.body)).toBe('applied');
+      const lookalike = toChecksumAddress('0x5aae' + '1'.repeat(31) + 'beaed');
+      const before = await fingerprint(g.t);
+      const fake = await g.transfer({ asset: 'ETH', amount: '0.1', to: lookalike });
+      expect(fake.status).toBe(400);
+      expect(fake.body.code).toBe('E_ADDRESS_LOOKALIKE');
+      const badChecksum = await g.transfer({ asset: 'ETH', amount: '0.1', to: DEST.replace('aAeb', 'AAeb') });
+      expect(badChecksum.body.code).toBe('E_ADDRESS_INVALID');
+      expect(await fingerprint(g.t)).toBe(before);
     });
 
     it('a withdrawal the wallet cannot pay fails with E_INSUFFICIENT_FUNDS, audited, and nothing is sent', async () => {
