@@ -105,6 +105,8 @@ export async function buildServer(app: Strongroom, options: ServerOptions = {}):
     reply.type('text/html').send(DOCS_PAGE),
   );
   await registerRoutes(server, app);
+  await (await import('./routes/wallets.ts')).walletRoutes(server, app);
+  await (await import('./routes/withdrawals.ts')).withdrawalRoutes(server, app);
   return server;
 }
 

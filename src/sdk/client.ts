@@ -41,6 +41,88 @@ export interface StrongroomClient {
   delete<T = unknown>(path: string, body?: unknown, options?: WriteOptions): Promise<T>;
   /** Proves possession of the key twice (challenge, then session) and returns a read session. */
   openSession(): Promise<Session>;
+  /**
+   * Creates a wallet in the vault (which must be unsealed) with its first receive addresses.
+   * @example
+   * const w = await client.createWallet({ walletId: 'treasury', tier: 'warm' }, { idempotencyKey: 'create-treasury' });
+   * console.log(w.addresses.map((a) => a.address));
+   */
+  createWallet(input: CreateWalletInput, options?: WriteOptions): Promise<WalletDetail>;
+  /** @example const wallets = await client.listWallets({ limit: 50 }); */
+  listWallets(options?: ReadOptions & { after?: string; limit?: number }): Promise<WalletSummary[]>;
+  /** @example const w = await client.getWallet('treasury'); */
+  getWallet(walletId: string, options?: ReadOptions): Promise<WalletDetail>;
+  /** Every stored address of the wallet (receive and change). @example await client.walletAddresses('treasury'); */
+  walletAddresses(walletId: string, options?: ReadOptions): Promise<WalletAddress[]>;
+  /**
+   * The next Bitcoin receive address of a kind, or the wallet's one EVM address.
+   * @example const a = await client.newWalletAddress('treasury', { chain: 'bitcoin', kind: 'p2wpkh' });
+   */
+  newWalletAddress(walletId: string, input: { chain: 'bitcoin' | 'ethereum'; kind: 'p2wpkh' | 'p2tr' | 'evm' }, options?: WriteOptions): Promise<WalletAddress>;
+  /** Per asset: available, pending and locked, in base units. @example await client.walletBalances('treasury'); */
+  walletBalances(walletId: string, options?: ReadOptions): Promise<WalletBalance[]>;
+  /** The wallet's deposits, newest first. @example await client.walletDeposits('treasury', { limit: 20 }); */
+  walletDeposits(walletId: string, options?: ReadOptions & { before?: string; limit?: number }): Promise<WalletDeposit[]>;
+}
+
+export interface CreateWalletInput {
+  /** 1-128 letters, digits, dot, dash, colon or underscore. */
+  walletId: string;
+  tier: 'hot' | 'warm' | 'cold';
+  label?: string;
+}
+
+export interface WalletAddress {
+  chain: 'bitcoin' | 'ethereum';
+  kind: 'p2wpkh' | 'p2tr' | 'evm';
+  /** 0 receive, 1 change. */
+  change: number;
+  index: number;
+  address: string;
+  path: string;
+  createdAt: string;
+}
+
+export interface WalletSummary {
+  walletId: string;
+  tier: 'hot' | 'warm' | 'cold';
+  label: string;
+  fingerprint: string;
+  network: string;
+  xpubs: { bip84: string; bip86: string; bip44eth: string };
+  createdAt: string;
+}
+
+export interface WalletDetail extends WalletSummary {
+  addresses: WalletAddress[];
+}
+
+/** Base units as decimal strings. */
+export interface WalletBalance {
+  asset: string;
+  chain: 'bitcoin' | 'ethereum';
+  decimals: number;
+  available: string;
+  pending: string;
+  locked: string;
+}
+
+export interface WalletDeposit {
+  id: string;
+  walletId: string;
+  chain: 'bitcoin' | 'ethereum';
+  asset: string;
+  txid: string;
+  position: number;
+  address: string;
+  amount: string;
+  blockHeight: number;
+  blockHash: string;
+  confirmations: number;
+  state: 'pending' | 'credited' | 'reorged';
+  detectedAt: string;
+  creditedAt: string | null;
+  reorgedAt: string | null;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -109,6 +191,8 @@ export function createClient(options: ClientOptions): StrongroomClient {
     };
   }
 
+  const get = async <T>(path: string, opts: ReadOptions = {}) => (await send('GET', path, undefined, {}, opts.session)) as T;
+  const post = write('POST');
   return {
     baseUrl: base,
     get: async <T>(path: string, opts: ReadOptions = {}) =>
@@ -128,7 +212,29 @@ export function createClient(options: ClientOptions): StrongroomClient {
       );
       return { token: session.token, expiresAt: session.expiresAt };
     },
+    createWallet: (input, opts) => post<WalletDetail>('/v1/wallets', input, opts),
+    listWallets: (opts = {}) => get<WalletSummary[]>(`/v1/wallets${query({ after: opts.after, limit: opts.limit })}`, opts),
+    getWallet: (id, opts) => get<WalletDetail>(`/v1/wallets/${walletPath(id)}`, opts),
+    walletAddresses: (id, opts) => get<WalletAddress[]>(`/v1/wallets/${walletPath(id)}/addresses`, opts),
+    newWalletAddress: (id, input, opts) => post<WalletAddress>(`/v1/wallets/${walletPath(id)}/addresses`, input, opts),
+    walletBalances: (id, opts) => get<WalletBalance[]>(`/v1/wallets/${walletPath(id)}/balances`, opts),
+    walletDeposits: (id, opts = {}) =>
+      get<WalletDeposit[]>(`/v1/wallets/${walletPath(id)}/deposits${query({ before: opts.before, limit: opts.limit })}`, opts),
   };
+}
+
+function walletPath(walletId: string): string {
+  if (typeof walletId !== 'string' || walletId.length === 0) {
+    throw new StrongroomError('E_VALIDATION', 'walletId is required', { details: { parameter: 'walletId' } });
+  }
+  return encodeURIComponent(walletId);
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  const text = q.toString();
+  return text ? `?${text}` : '';
 }
 
 function parseBaseUrl(baseUrl: string, allowInsecureHttp: boolean): string {

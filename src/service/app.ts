@@ -79,7 +79,7 @@ export async function createStrongroom(config: StrongroomConfig) {
     },
   });
   const deps = { writer, db, now };
-  const services = governanceServices({ ...deps, vault, assets });
+  const services = governanceServices({ ...deps, vault, assets, ...(config.chains ? { chains: config.chains } : {}) });
   const adapters = chainAdapters(config.chains, assets);
   const withdrawals = createWithdrawalExecutor({
     writer, database, now, vault, approvals: services.approvals, chains: config.chains ?? {}, assets, adapters,

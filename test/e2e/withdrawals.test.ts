@@ -11,7 +11,7 @@ import { createEvmRpc, type EvmRpc } from '../../src/chains/evm/rpc.ts';
 import type { PolicyDocument } from '../../src/policy/index.ts';
 import { deriveWalletAddress } from '../../src/service/wallet-addresses.ts';
 import { DIALECTS } from '../support/databases.ts';
-import { fingerprint } from '../support/app.ts';
+import { fingerprint, send } from '../support/app.ts';
 import { toChecksumAddress } from '../../src/chains/evm/address.ts';
 import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
 
@@ -134,6 +134,36 @@ for (const dialect of DIALECTS) {
       expect(await rpc.erc20BalanceOf(token, sender)).toBe(3_500_000n);
     });
 
+    it('fee bump: a same-nonce replacement paying ≥10% more confirms instead, and the destination is paid once', async () => {
+      await rpc.call('evm_setAutomine', [false], () => null);
+      try {
+        const before = await rpc.getBalance(DEST);
+        const nonce = await rpc.getTransactionCount(sender, 'latest');
+        const id = await approved({ asset: 'ETH', amount: '0.05', to: DEST });
+        await waitFor('broadcast', async () => ((await statusOf(id)) === 'broadcast' ? true : undefined));
+        const first = (await send(g.t, 'GET', `/v1/requests/${id}/execution`, { signer: g.tina.signer })).body;
+        const bumped = await send(g.t, 'POST', `/v1/requests/${id}/bump-fee`, { signer: g.tina.signer, body: {} });
+        expect(bumped.status, JSON.stringify(bumped.body)).toBe(200);
+        expect(bumped.body.replaced).toBe(first.txid);
+        const newTx = await rpc.getTransactionByHash(bumped.body.txid);
+        expect(newTx, 'the replacement reached the node').toBeTruthy();
+        expect(newTx!.nonce).toBe(nonce);
+        // The node dropped the transaction it replaced (same sender and nonce).
+        expect(await rpc.getTransactionByHash(first.txid)).toBeUndefined();
+        await rpc.call('anvil_mine', ['0x2'], () => null);
+        await waitFor('confirmed', async () => ((await statusOf(id)) === 'confirmed' ? true : undefined));
+        const done = (await send(g.t, 'GET', `/v1/requests/${id}/execution`, { signer: g.tina.signer })).body;
+        expect(done.txid).toBe(bumped.body.txid);
+        expect(done.replaced).toEqual([first.txid]);
+        expect((await rpc.getBalance(DEST)) - before).toBe(ETH / 20n);
+        expect(await rpc.getTransactionCount(sender, 'latest')).toBe(nonce + 1);
+        expect(await rpc.getTransactionReceipt(first.txid)).toBeUndefined();
+        expect(await actions(id)).toContain('request.fee_bumped');
+      } finally {
+        await rpc.call('evm_setAutomine', [true], () => null);
+      }
+    });
+
     it('refuses a look-alike of an address-book entry and a bad checksum before recording anything', async () => {
       const r = await g.govern('address_book_add', { entryId: 'exchange', alias: 'Exchange', chain: 'ethereum', address: DEST, trust: 'low' }, g.alice, [g.alice, g.bob]);
       expect(r.body.status, JSON.stringify(r.body)).toBe('applied');
@@ -145,6 +175,19 @@ for (const dialect of DIALECTS) {
       const badChecksum = await g.transfer({ asset: 'ETH', amount: '0.1', to: DEST.replace('aAeb', 'AAeb') });
       expect(badChecksum.body.code).toBe('E_ADDRESS_INVALID');
       expect(await fingerprint(g.t)).toBe(before);
+    });
+
+    it('a fee cap the network fee does not fit (maxFee in the signed request) fails the withdrawal with E_FEE_TOO_HIGH', async () => {
+      const nonce = await rpc.getTransactionCount(sender, 'latest');
+      const id = await approved({ asset: 'ETH', amount: '0.01', to: DEST, maxFee: '0.0000000001' });
+      await waitFor('failed', async () => ((await statusOf(id)) === 'failed' ? true : undefined));
+      const view = (await send(g.t, 'GET', `/v1/requests/${id}/execution`, { signer: g.tina.signer })).body;
+      expect(view.state).toBe('failed');
+      expect(view.txid).toBeNull(); // refused before any payload was built
+      expect(view.error).toMatch(/^E_FEE_TOO_HIGH: /);
+      const audit = await sql<{ action: string }>`select action from audit_entries where tenant_id = ${g.t.tenantId} and action = 'request.failed'`.execute(g.t.app.database.db);
+      expect(audit.rows.length).toBeGreaterThan(0);
+      expect(await rpc.getTransactionCount(sender, 'latest')).toBe(nonce);
     });
 
     it('a withdrawal the wallet cannot pay fails with E_INSUFFICIENT_FUNDS, audited, and nothing is sent', async () => {

@@ -168,3 +168,36 @@ function pathIndices(path: string): number[] {
 function invalidParam(parameter: string, message: string): StrongroomError {
   return new StrongroomError('E_VALIDATION', message, { details: { parameter } });
 }
+
+export interface BumpPsbtReturnType {
+  readonly psbt: Uint8Array;
+  readonly fee: bigint;
+  readonly feeRate: number;
+  readonly summary: PsbtSummary;
+}
+
+/**
+ * A BIP125 replacement of `psbt` that pays `feeRate` (sat/vB): the same inputs and the same payment, the
+ * difference taken from the change output (the output carrying the wallet's key origin). The new fee is at
+ * least the old fee plus the minimum relay fee for the replacement's size (BIP125 rule 4). A bump that would
+ * leave the change below dust is refused (`E_FEE_TOO_HIGH`).
+ */
+export function bumpPsbtFee(psbt: Uint8Array, network: BitcoinNetworkName | BitcoinNetwork, feeRate: number): BumpPsbtReturnType {
+  const net = bitcoinNetwork(network);
+  if (!Number.isFinite(feeRate) || feeRate <= 0) throw invalidParam('feeRate', 'feeRate must be a positive number of sat/vB');
+  const old = summarizePsbt(psbt, net);
+  if (!old.rbf) throw invalidParam('psbt', 'the transaction does not signal replaceability');
+  const changeIndex = old.outputs.findIndex((o) => o.origins.length > 0);
+  if (changeIndex < 0) throw new StrongroomError('E_FEE_TOO_HIGH', 'the transaction has no change output to pay a higher fee from');
+  const target = BigInt(Math.ceil(Math.max(feeRate * old.vsize, Number(old.fee) + MIN_RELAY_FEE_RATE * old.vsize)));
+  const tx = Transaction.fromPSBT(psbt);
+  const change = tx.getOutput(changeIndex);
+  const newChange = change.amount! - (target - old.fee);
+  if (newChange < dustThreshold(change.script!)) {
+    throw new StrongroomError('E_FEE_TOO_HIGH', 'the change cannot pay the higher fee', { details: { fee: target.toString() } });
+  }
+  tx.updateOutput(changeIndex, { amount: newChange });
+  const out = tx.toPSBT();
+  const summary = summarizePsbt(out, net);
+  return { psbt: out, fee: summary.fee, feeRate: Number(summary.fee) / summary.vsize, summary };
+}

@@ -52,6 +52,7 @@ export async function startBitcoinRegtest(
     '--memory=true',
     '--no-wallet=true',
     '--index-tx=true',
+    '--replace-by-fee=true',
     `--prefix=${prefix}`,
     '--http-host=127.0.0.1',
     `--http-port=${port}`,

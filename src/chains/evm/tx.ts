@@ -172,3 +172,20 @@ function checkUint(parameter: string, v: bigint, bits: number): void {
 function invalid(parameter: string, message: string): StrongroomError {
   return new StrongroomError('E_VALIDATION', message, { details: { parameter } });
 }
+
+/** Smallest bump a node accepts for a same-nonce replacement (geth and anvil: 10% on both fee fields). */
+export const REPLACEMENT_BUMP_PERCENT = 10n;
+
+/**
+ * A same-nonce replacement of `unsignedTx` that pays more: both fee fields raised by at least 10% (12.5% by
+ * default) and to at least the `current` network fees. Everything else (nonce, recipient, value, calldata,
+ * gas limit) is unchanged, so only one of the two can ever be mined.
+ */
+export function bumpEvmFees(unsignedTx: string, current: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }, bumpPercent = 12n): EvmUnsignedTx {
+  if (bumpPercent < REPLACEMENT_BUMP_PERCENT) throw invalid('bumpPercent', `a replacement must raise fees by at least ${REPLACEMENT_BUMP_PERCENT}%`);
+  const { request } = parseUnsignedEvmTx(unsignedTx);
+  const raise = (v: bigint) => (v * (100n + bumpPercent) + 99n) / 100n;
+  const maxPriorityFeePerGas = [raise(request.maxPriorityFeePerGas), current.maxPriorityFeePerGas].reduce((a, b) => (a > b ? a : b));
+  const maxFeePerGas = [raise(request.maxFeePerGas), current.maxFeePerGas, maxPriorityFeePerGas].reduce((a, b) => (a > b ? a : b));
+  return buildRequest({ ...request, maxFeePerGas, maxPriorityFeePerGas });
+}

@@ -43,5 +43,10 @@ export interface ChainAdapter<F> {
   /** Sends the signed bytes; resolves once the node holds them (or already did). */
   broadcast(execution: Execution): Promise<void>;
   track(execution: Execution): Promise<TrackResult>;
+  /**
+   * A replacement of the execution's payload that pays more (Bitcoin: same inputs, BIP125; EVM: same nonce,
+   * fees up ≥ 10%), within `feeCap`; `E_FEE_TOO_HIGH` above it.
+   */
+  bump(execution: Execution, options: { feeRate?: number }): Promise<{ unsignedPayload: string; fee: bigint }>;
   close(): void;
 }

@@ -6,7 +6,7 @@
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { bitcoinTxStatus, broadcastBitcoin } from '../../chains/bitcoin/broadcast.ts';
-import { buildPsbt, type WalletUtxo } from '../../chains/bitcoin/psbt.ts';
+import { buildPsbt, bumpPsbtFee, type WalletUtxo } from '../../chains/bitcoin/psbt.ts';
 import type { BitcoinRpc } from '../../chains/bitcoin/rpc.ts';
 import { StrongroomError, isStrongroomError } from '../../domain/errors.ts';
 import type { BitcoinTracking, Execution } from '../../store/repositories/executions-repository.ts';
@@ -84,6 +84,17 @@ export function bitcoinAdapter(config: BitcoinChainConfig, rpc: BitcoinRpc): Cha
         if (!(await rpc.getTxOut(txid!, Number(vout), false))) return { state: 'failed', reason: `input ${op} was spent by another transaction` };
       }
       return { state: 'dropped' };
+    },
+    async bump(e: Execution, options: { feeRate?: number }) {
+      const old = Buffer.from(e.unsignedPayload, 'base64');
+      const node = (await rpc.estimateSmartFee(2)) ?? floor;
+      const current = Number(e.fee ?? '0');
+      const built = bumpPsbtFee(old, config.network, Math.min(Math.max(options.feeRate ?? node, floor), cap));
+      if (built.fee <= BigInt(current)) throw new StrongroomError('E_VALIDATION', 'the replacement must pay more than the transaction it replaces');
+      if (built.fee > BigInt(e.feeCap)) {
+        throw new StrongroomError('E_FEE_TOO_HIGH', `the bumped fee (${built.fee} sat) is above the cap (${e.feeCap} sat)`, { details: { fee: built.fee.toString(), feeCap: e.feeCap } });
+      }
+      return { unsignedPayload: Buffer.from(built.psbt).toString('base64'), fee: built.fee };
     },
     close() {},
   };

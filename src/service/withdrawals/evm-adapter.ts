@@ -7,7 +7,7 @@ import { broadcastEvm, trackEvmTransaction } from '../../chains/evm/broadcast.ts
 import { encodeErc20Transfer } from '../../chains/evm/calldata.ts';
 import { parseEvmAddress } from '../../chains/evm/address.ts';
 import type { EvmRpc } from '../../chains/evm/rpc.ts';
-import { buildErc20Transfer, buildEthTransfer, type EvmFees } from '../../chains/evm/tx.ts';
+import { buildErc20Transfer, buildEthTransfer, bumpEvmFees, type EvmFees } from '../../chains/evm/tx.ts';
 import { assetInfo, type AssetRegistry } from '../../domain/assets.ts';
 import { StrongroomError } from '../../domain/errors.ts';
 import type { EvmTracking, Execution } from '../../store/repositories/executions-repository.ts';
@@ -85,6 +85,15 @@ export function evmAdapter(config: EvmChainConfig, rpc: EvmRpc, assets: AssetReg
         case 'dropped':
           return { state: 'dropped' };
       }
+    },
+    async bump(e: Execution) {
+      const fee = await rpc.getFeeData();
+      const built = bumpEvmFees(e.unsignedPayload, fee);
+      const total = built.request.gasLimit * built.request.maxFeePerGas;
+      if (total > BigInt(e.feeCap)) {
+        throw new StrongroomError('E_FEE_TOO_HIGH', `the bumped fee (${total} wei at most) is above the cap (${e.feeCap} wei)`, { details: { fee: total.toString(), feeCap: e.feeCap } });
+      }
+      return { unsignedPayload: built.unsignedTx, fee: total };
     },
     close: () => rpc.destroy(),
   };

@@ -17,7 +17,7 @@ import { digestOf } from '../../domain/canonical.ts';
 import { StrongroomError, isStrongroomError, type ErrorCode } from '../../domain/errors.ts';
 import type { AssetRegistry } from '../../domain/assets.ts';
 import type { Database } from '../../store/database.ts';
-import { executionsRepository, type BitcoinTracking, type Execution } from '../../store/repositories/executions-repository.ts';
+import { executionsRepository, type BitcoinTracking, type Execution, type ReplacedTx } from '../../store/repositories/executions-repository.ts';
 import { jobsRepository } from '../../store/repositories/jobs-repository.ts';
 import { requestsRepository } from '../../store/repositories/requests-repository.ts';
 import { utxoRepository } from '../../store/repositories/utxo-repository.ts';
@@ -25,7 +25,8 @@ import type { Vault } from '../../vault/vault.ts';
 import type { ApprovalsService } from '../approvals-service.ts';
 import type { AuditedWriter, Trx } from '../audited-writer.ts';
 import { DEFAULTS, type ChainsConfig } from '../chains-config.ts';
-import type { Principal } from '../principal.ts';
+import type { Principal, Reply } from '../principal.ts';
+import { signedWrite } from '../signed-change.ts';
 import { PermanentJobError, runWorker, type JobContext } from '../workers/job-runner.ts';
 import type { ChainAdapter, TrackResult, WithdrawalOrder } from './adapter.ts';
 
@@ -116,9 +117,21 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     const at = now().toISOString();
     await transition(tenant, requestId, from, 'failed', ctx, { code }, async (trx) => {
       if (await executionsRepository.get(trx, requestId)) await executionsRepository.update(trx, requestId, { state: 'failed', error }, at);
+      else await recordFailureBeforeBuild(trx, tenant, requestId, error, at);
       // Coins of a withdrawal that never reached the network are free again.
       if (from === 'approved' || from === 'signing' || from === 'signed') await utxoRepository.release(trx, requestId, at);
     });
+  }
+
+  /** A withdrawal refused before any payload was built still gets an execution row, so its reason can be read. */
+  async function recordFailureBeforeBuild(trx: Trx, tenant: string, id: string, error: string, at: string): Promise<void> {
+    const row = await requestsRepository.get(trx, tenant, id);
+    const p = JSON.parse(row!.payload) as Record<string, string>;
+    await executionsRepository.insert(trx, {
+      requestId: id, tenantId: tenant, walletId: p.from!, chain: p.chain as 'bitcoin', asset: p.asset!, amount: p.amount!, destination: p.to!,
+      state: 'failed', unsignedPayload: '', feeCap: p.maxFee ?? '', fee: null, tracking: { outpoints: [] }, createdAt: at,
+    });
+    await executionsRepository.update(trx, id, { error }, at);
   }
 
   async function prepare(ctx: JobContext, tenant: string, id: string): Promise<void> {
@@ -230,15 +243,35 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     return n;
   }
 
+  /**
+   * Where a broadcast withdrawal stands, over every transaction it broadcast (a fee bump leaves the earlier
+   * ones in the race): the first confirmed one wins; failed only when all of them failed.
+   */
+  async function trackAll(adapter: ChainAdapter<unknown>, exec: Execution): Promise<TrackResult & { winner?: ReplacedTx }> {
+    const current: ReplacedTx = { txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' };
+    const candidates = [current, ...(exec.tracking.replaced ?? [])];
+    const results: TrackResult[] = [];
+    for (const c of candidates) {
+      const r = await adapter.track({ ...exec, txid: c.txid, signedTx: c.signedTx, fee: c.fee });
+      if (r.state === 'confirmed') return { ...r, winner: c };
+      results.push(r);
+    }
+    const pending = results.find((r) => r.state === 'pending');
+    if (pending) return pending;
+    if (results[0]!.state === 'dropped') return results[0]!;
+    if (results.every((r) => r.state === 'failed')) return results[0]!;
+    return { state: 'pending', confirmations: 0 };
+  }
+
   /** Checks every broadcast withdrawal once: confirms, fails on a confirmed conflict, re-sends dropped ones. */
   async function track(): Promise<{ confirmed: number; failed: number; pending: number }> {
     const out = { confirmed: 0, failed: 0, pending: 0 };
     for (const exec of await executionsRepository.inStates(db, ['broadcast'])) {
       const adapter = deps.adapters[exec.chain];
       if (!adapter) continue;
-      let r: TrackResult;
+      let r: TrackResult & { winner?: ReplacedTx };
       try {
-        r = await adapter.track(exec);
+        r = await trackAll(adapter, exec);
         if (r.state === 'dropped') {
           await adapter.broadcast(exec);
           r = { state: 'pending', confirmations: 0 };
@@ -254,17 +287,66 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
       const at = now().toISOString();
       if (r.state === 'confirmed') {
         const result = r;
-        const moved = await transition(exec.tenantId, exec.requestId, 'broadcast', 'confirmed', undefined, { txid: exec.txid, blockHeight: result.blockHeight }, async (trx) => {
-          await executionsRepository.update(trx, exec.requestId, { state: 'confirmed', block_height: result.blockHeight, fee: result.fee.toString() }, at);
-          if (exec.chain === 'bitcoin') await markSpent(trx, exec, at);
+        const winner = r.winner!;
+        const moved = await transition(exec.tenantId, exec.requestId, 'broadcast', 'confirmed', undefined, { txid: winner.txid, blockHeight: result.blockHeight }, async (trx) => {
+          await executionsRepository.update(
+            trx, exec.requestId,
+            { state: 'confirmed', block_height: result.blockHeight, fee: result.fee.toString(), txid: winner.txid, signed_tx: winner.signedTx },
+            at,
+          );
+          if (exec.chain === 'bitcoin') await markSpent(trx, { ...exec, txid: winner.txid }, at);
         });
         if (moved) out.confirmed++;
-      } else {
+      } else if (r.state === 'failed') {
         await fail(exec.tenantId, exec.requestId, 'broadcast', new StrongroomError('E_TX_CONFLICT', r.reason));
         out.failed++;
       }
     }
     return out;
+  }
+
+  /**
+   * Replaces a broadcast withdrawal by one paying more (same inputs or same nonce), asked for by `principal`
+   * (a signed call; its nonce is spent with the change). The vault checks the evidence and the fee cap again.
+   */
+  async function bumpFee(principal: Principal, requestId: string, options: { feeRate?: number } = {}): Promise<Reply<{ requestId: string; txid: string; fee: string; replaced: string }>> {
+    const tenant = principal.tenant;
+    const row = await requestsRepository.get(db, tenant, requestId);
+    if (!row) throw new StrongroomError('E_NOT_FOUND', 'request not found');
+    const exec = await executionsRepository.get(db, requestId);
+    if (row.status !== 'broadcast' || !exec) {
+      throw new StrongroomError('E_REQUEST_STATE', `the request is ${row.status}; only a broadcast withdrawal can be fee-bumped`, { details: { status: row.status } });
+    }
+    const adapter = adapterOf(exec.chain);
+    const replacement = await adapter.bump(exec, options);
+    const evidence = await approvals.evidence(system(tenant), requestId);
+    const signed = await vault.signWithdrawal(tenant, { actor: principal.keyId, evidence, unsignedPayload: replacement.unsignedPayload });
+    const reply = await signedWrite<{ requestId: string; txid: string; fee: string; replaced: string }>(
+      writer,
+      {
+        principal,
+        action: 'request.fee_bumped',
+        run: async (trx, at) => {
+          const now_ = await executionsRepository.get(trx, requestId);
+          const still = await requestsRepository.get(trx, tenant, requestId);
+          if (!now_ || now_.txid !== exec.txid || still?.status !== 'broadcast') {
+            throw new StrongroomError('E_CONFLICT', 'the withdrawal changed while the replacement was signed; try again');
+          }
+          const replaced = [...(exec.tracking.replaced ?? []), { txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' }];
+          await executionsRepository.update(
+            trx, requestId,
+            { unsigned_payload: replacement.unsignedPayload, signed_tx: signed.rawTx, txid: signed.txid, fee: signed.fee, tracking: JSON.stringify({ ...exec.tracking, replaced }) },
+            at.toISOString(),
+          );
+          const body = { requestId, txid: signed.txid, fee: signed.fee, replaced: exec.txid! };
+          return { value: { status: 200, body }, payloadDigest: digestOf(body), events: [{ topic: 'request.fee_bumped', payload: body }] };
+        },
+      },
+      now,
+    );
+    // Sent now; if this fails the tracker re-sends the same bytes.
+    await adapter.broadcast({ ...exec, signedTx: signed.rawTx, txid: signed.txid }).catch(() => undefined);
+    return reply;
   }
 
   async function markSpent(trx: Trx, exec: Execution, at: string): Promise<void> {
@@ -296,7 +378,17 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     await sweeps;
   }
 
-  return { execute, dispatch, track, run, steps: { prepare, sign, broadcast } };
+  /** What a reader may see of an execution (no payloads, no signed bytes). */
+  async function execution(p: Principal, requestId: string) {
+    const e = await executionsRepository.get(db, requestId);
+    if (!e || e.tenantId !== p.tenant) throw new StrongroomError('E_NOT_FOUND', 'no execution for this request');
+    return {
+      requestId, chain: e.chain, state: e.state, txid: e.txid, fee: e.fee, feeCap: e.feeCap, blockHeight: e.blockHeight,
+      replaced: (e.tracking.replaced ?? []).map((r) => r.txid), error: e.error,
+    };
+  }
+
+  return { execute, dispatch, track, bumpFee, execution, run, steps: { prepare, sign, broadcast } };
 }
 
 export type WithdrawalExecutor = ReturnType<typeof createWithdrawalExecutor>;

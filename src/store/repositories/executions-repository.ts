@@ -29,8 +29,14 @@ export interface ExecutionsTable {
   updated_at: string;
 }
 
-export type BitcoinTracking = { outpoints: string[] };
-export type EvmTracking = { sender: string; nonce: number; chainId: string };
+/** A transaction this withdrawal broadcast earlier and replaced by a fee bump (it may still be the one that confirms). */
+export interface ReplacedTx {
+  txid: string;
+  signedTx: string;
+  fee: string;
+}
+export type BitcoinTracking = { outpoints: string[]; replaced?: ReplacedTx[] };
+export type EvmTracking = { sender: string; nonce: number; chainId: string; replaced?: ReplacedTx[] };
 
 export interface Execution {
   requestId: string;
@@ -86,7 +92,12 @@ export const executionsRepository = {
     return rows.map(toExecution);
   },
 
-  async update(q: Queryable, requestId: string, set: Partial<Pick<ExecutionsTable, 'state' | 'signed_tx' | 'txid' | 'fee' | 'block_height' | 'error'>>, at: string): Promise<void> {
+  async update(
+    q: Queryable,
+    requestId: string,
+    set: Partial<Pick<ExecutionsTable, 'state' | 'signed_tx' | 'txid' | 'fee' | 'block_height' | 'error' | 'unsigned_payload' | 'tracking'>>,
+    at: string,
+  ): Promise<void> {
     await x(q).updateTable('executions').set({ ...set, updated_at: at }).where('request_id', '=', requestId).execute();
   },
 
