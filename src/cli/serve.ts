@@ -72,11 +72,16 @@ export function registerServe(program: Command): void {
 }
 
 /** The background work of a node: the withdrawal executor (and every other worker loop the app has). */
-export function runBackground(app: Strongroom, workerId: string, signal: AbortSignal): Promise<void> {
+export async function runBackground(app: Strongroom, workerId: string, signal: AbortSignal): Promise<void> {
   const onError = (e: unknown) => {
     if (process.env.STRONGROOM_LOG === '1') process.stderr.write(`worker: ${e instanceof Error ? e.message : String(e)}\n`);
   };
-  return app.withdrawals.run({ workerId, signal, onError });
+  const scanner = app.deposits.start(1000, onError);
+  try {
+    await app.withdrawals.run({ workerId, signal, onError });
+  } finally {
+    await scanner.stop();
+  }
 }
 
 interface ServeOptions {

@@ -81,6 +81,7 @@ export async function createStrongroom(config: StrongroomConfig) {
   const deps = { writer, db, now };
   const services = governanceServices({ ...deps, vault, assets, ...(config.chains ? { chains: config.chains } : {}) });
   const adapters = chainAdapters(config.chains, assets);
+  const wallets = walletServices({ ...deps, database, vault, chains: config.chains, assets });
   const withdrawals = createWithdrawalExecutor({
     writer, database, now, vault, approvals: services.approvals, chains: config.chains ?? {}, assets, adapters,
     ...(config.onExecutionPoint ? { onPoint: config.onExecutionPoint } : {}),
@@ -109,7 +110,7 @@ export async function createStrongroom(config: StrongroomConfig) {
     // Directory, requests, governance and approvals: the request path runs the policy in force, and after
     // the genesis the directory changes only through governance requests.
     ...services,
-    ...walletServices({ ...deps, database, vault, chains: config.chains, assets }),
+    ...wallets,
     withdrawals,
     audit,
     initialize: (input: InitInput) => initialize(writer, input, now),
@@ -119,6 +120,7 @@ export async function createStrongroom(config: StrongroomConfig) {
       if (timer) clearInterval(timer);
       await writer.idle();
       for (const a of Object.values(adapters)) a.close();
+      wallets.deposits.close();
       await audit.checkpointAll().catch(() => undefined);
       await vault.close();
       await database.close();

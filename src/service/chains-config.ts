@@ -26,6 +26,11 @@ export interface BitcoinChainConfig {
   readonly feeRateCap?: number;
   /** Default cap on a withdrawal's total fee, satoshis, when the request names none (default 100,000). */
   readonly maxFee?: string;
+  /**
+   * Whether the node relays transactions spending P2TR (taproot) coins (default true). bcoin has no taproot:
+   * set false there, and coin selection leaves P2TR coins aside (they can still be received).
+   */
+  readonly spendTaproot?: boolean;
 }
 
 export interface EvmTokenConfig {

@@ -63,7 +63,7 @@ if (command === 'start') {
   dev.close();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const chains = {
-    bitcoin: { network: 'regtest-bcoin', rpc: { url: btc.rpcUrl, username: btc.rpcUser, password: btc.rpcPassword }, confirmations: 1, feeRateFloor: 2 },
+    bitcoin: { network: 'regtest-bcoin', rpc: { url: btc.rpcUrl, username: btc.rpcUser, password: btc.rpcPassword }, confirmations: 1, feeRateFloor: 2, spendTaproot: false },
     ethereum: { network: 'anvil', chainId: eth.chainId.toString(), rpcUrl: eth.rpcUrl, confirmations: 1, tokens: [{ symbol: 'TUSD', contract: token, decimals: 6 }] },
   };
   const devnet: DevnetFile = {

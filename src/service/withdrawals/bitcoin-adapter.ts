@@ -39,6 +39,7 @@ export function bitcoinAdapter(config: BitcoinChainConfig, rpc: BitcoinRpc): Cha
       for (const c of coins) {
         const a = await walletAddressesRepository.get(trx, o.tenantId, 'bitcoin', c.address);
         if (!a || a.walletId !== o.wallet.walletId || a.kind === 'evm') continue;
+        if (a.kind === 'p2tr' && config.spendTaproot === false) continue;
         utxos.push({ txid: c.txid, vout: c.vout, amount: c.value, script: c.script, kind: a.kind, publicKey: hexToBytes(a.publicKey), path: a.path });
       }
       if (utxos.length === 0) {

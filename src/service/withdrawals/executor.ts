@@ -18,6 +18,7 @@ import { StrongroomError, isStrongroomError, type ErrorCode } from '../../domain
 import type { AssetRegistry } from '../../domain/assets.ts';
 import type { Database } from '../../store/database.ts';
 import { executionsRepository, type BitcoinTracking, type Execution, type ReplacedTx } from '../../store/repositories/executions-repository.ts';
+import { evidenceRepository } from '../../store/repositories/evidence-repository.ts';
 import { jobsRepository } from '../../store/repositories/jobs-repository.ts';
 import { requestsRepository } from '../../store/repositories/requests-repository.ts';
 import { utxoRepository } from '../../store/repositories/utxo-repository.ts';
@@ -26,6 +27,7 @@ import type { ApprovalsService } from '../approvals-service.ts';
 import type { AuditedWriter, Trx } from '../audited-writer.ts';
 import { DEFAULTS, type ChainsConfig } from '../chains-config.ts';
 import type { Principal, Reply } from '../principal.ts';
+import { readBatcher } from '../read-batcher.ts';
 import { signedWrite } from '../signed-change.ts';
 import { PermanentJobError, runWorker, type JobContext } from '../workers/job-runner.ts';
 import type { ChainAdapter, TrackResult, WithdrawalOrder } from './adapter.ts';
@@ -170,9 +172,18 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     await point('after-prepare-commit', id);
   }
 
+  /** Stored payloads of the requests being signed, read together when signed together. */
+  const storedPayloads = readBatcher<{ tenant: string; id: string }, { chain: string; unsignedPayload: string }>(async (keys) => {
+    const found = new Map<string, { chain: string; unsignedPayload: string }>();
+    for (const tenant of new Set(keys.map((k) => k.tenant))) {
+      const rows = await evidenceRepository.executions(db, tenant, keys.filter((k) => k.tenant === tenant).map((k) => k.id));
+      for (const r of rows.values()) found.set(`${tenant} ${r.request_id}`, { chain: r.chain, unsignedPayload: r.unsigned_payload });
+    }
+    return keys.map((k) => found.get(`${k.tenant} ${k.id}`) ?? new StrongroomError('E_INTERNAL', 'a signing request has no stored payload'));
+  });
+
   async function sign(ctx: JobContext, tenant: string, id: string): Promise<void> {
-    const exec = await executionsRepository.get(db, id);
-    if (!exec) throw new StrongroomError('E_INTERNAL', 'a signing request has no stored payload');
+    const exec = await storedPayloads.load({ tenant, id });
     let signed;
     try {
       const evidence = await approvals.evidence(system(tenant), id);
@@ -243,13 +254,17 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     return n;
   }
 
+  /** Every transaction a withdrawal broadcast: the current one first, then those a fee bump replaced. */
+  function candidatesOf(exec: Execution): ReplacedTx[] {
+    return [{ txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' }, ...(exec.tracking.replaced ?? [])];
+  }
+
   /**
    * Where a broadcast withdrawal stands, over every transaction it broadcast (a fee bump leaves the earlier
    * ones in the race): the first confirmed one wins; failed only when all of them failed.
    */
   async function trackAll(adapter: ChainAdapter<unknown>, exec: Execution): Promise<TrackResult & { winner?: ReplacedTx }> {
-    const current: ReplacedTx = { txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' };
-    const candidates = [current, ...(exec.tracking.replaced ?? [])];
+    const candidates = candidatesOf(exec);
     const results: TrackResult[] = [];
     for (const c of candidates) {
       const r = await adapter.track({ ...exec, txid: c.txid, signedTx: c.signedTx, fee: c.fee });
@@ -291,7 +306,11 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
         const moved = await transition(exec.tenantId, exec.requestId, 'broadcast', 'confirmed', undefined, { txid: winner.txid, blockHeight: result.blockHeight }, async (trx) => {
           await executionsRepository.update(
             trx, exec.requestId,
-            { state: 'confirmed', block_height: result.blockHeight, fee: result.fee.toString(), txid: winner.txid, signed_tx: winner.signedTx },
+            {
+              state: 'confirmed', block_height: result.blockHeight, fee: result.fee.toString(), txid: winner.txid, signed_tx: winner.signedTx,
+              // What lost the race is kept as replaced, whichever of them it was.
+              tracking: JSON.stringify({ ...exec.tracking, replaced: candidatesOf(exec).filter((c) => c.txid !== winner.txid) }),
+            },
             at,
           );
           if (exec.chain === 'bitcoin') await markSpent(trx, { ...exec, txid: winner.txid }, at);
