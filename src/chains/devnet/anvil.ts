@@ -26,6 +26,8 @@ export interface StartAnvilParameters {
   readonly blockTime?: number;
   /** Funded dev accounts (default 10). */
   readonly accounts?: number;
+  /** Keep the chain across restarts in this file (loaded at start, dumped every few seconds and on exit). */
+  readonly stateFile?: string;
 }
 
 export interface AnvilDevnet {
@@ -64,6 +66,7 @@ export async function startAnvil(p: StartAnvilParameters = {}): Promise<AnvilDev
     '--config-out',
     configOut,
     ...(p.blockTime !== undefined ? ['--block-time', String(p.blockTime)] : []),
+    ...(p.stateFile ? ['--state', p.stateFile, '--state-interval', '2'] : []),
   ];
   const proc = spawnNode(anvilBinary(), args);
   let rpcUrl = '';

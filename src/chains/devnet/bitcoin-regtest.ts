@@ -8,7 +8,7 @@
  * (BIP9 on regtest) and there is no taproot.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,8 @@ import { freePort } from './free-port.ts';
 export interface StartBitcoinRegtestParameters {
   /** HTTP/JSON-RPC port; default a free one. */
   readonly port?: number;
+  /** Keep the chain across restarts in this directory (default: in memory, gone at stop). */
+  readonly dataDir?: string;
 }
 
 export interface BitcoinRegtestDevnet {
@@ -44,12 +46,13 @@ export async function startBitcoinRegtest(
   const bin = join(dirname(require.resolve('bcoin/package.json')), 'bin', 'node');
   const port = p.port ?? (await freePort());
   const p2pPort = await freePort();
-  const prefix = mkdtempSync(join(tmpdir(), 'strongroom-bcoin-'));
+  const prefix = p.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-bcoin-'));
+  if (p.dataDir) mkdirSync(p.dataDir, { recursive: true });
   const apiKey = randomBytes(24).toString('hex');
   const args = [
     bin,
     '--network=regtest',
-    '--memory=true',
+    `--memory=${p.dataDir ? 'false' : 'true'}`,
     '--no-wallet=true',
     '--index-tx=true',
     '--replace-by-fee=true',
@@ -74,7 +77,7 @@ export async function startBitcoinRegtest(
   });
   const cleanup = async () => {
     await proc.stop();
-    rmSync(prefix, { recursive: true, force: true });
+    if (!p.dataDir) rmSync(prefix, { recursive: true, force: true });
   };
   try {
     await waitUntilReady(proc, () => probe.getBlockCount(), 'bcoin', 30_000);

@@ -11,7 +11,7 @@
  *   node --import tsx src/chains/devnet/cli.ts mine --data ./data [--blocks N]
  *     mines N blocks on both chains (confirmations).
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { p2wpkh } from '@scure/btc-signer';
@@ -53,15 +53,22 @@ async function mineBitcoin(d: DevnetFile, n: number, address: string): Promise<s
 }
 
 if (command === 'start') {
-  const devnets = await startDevnets();
+  // The chains live in <data>/devnets, so wallets, deposits and withdrawals survive a restart of the demo.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const devnets = await startDevnets({ stateDir: join(dataDir, 'devnets') });
   const eth = devnets.ethereum;
   const btc = devnets.bitcoin;
-  await btc.mine(BCOIN_REGTEST_SEGWIT_HEIGHT + 8, BURN);
+  const height = await btc.rpc.getBlockCount();
+  if (height < BCOIN_REGTEST_SEGWIT_HEIGHT + 8) await btc.mine(BCOIN_REGTEST_SEGWIT_HEIGHT + 8 - height, BURN);
   const faucet = eth.accounts[0]!;
-  const dev = devSigner(eth, faucet);
-  const token = await dev.deployErc20({ name: 'Test Dollar', symbol: 'TUSD', decimals: 6 });
-  dev.close();
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const rpc = createEvmRpc(eth.rpcUrl, { expectedChainId: eth.chainId });
+  let token = existsSync(join(dataDir, 'devnet.json')) ? readDevnet().ethereum.token : '';
+  if (!token || (await rpc.call('eth_getCode', [token, 'latest'], String)) === '0x') {
+    const dev = devSigner(eth, faucet);
+    token = await dev.deployErc20({ name: 'Test Dollar', symbol: 'TUSD', decimals: 6 });
+    dev.close();
+  }
+  rpc.destroy();
   const chains = {
     bitcoin: { network: 'regtest-bcoin', rpc: { url: btc.rpcUrl, username: btc.rpcUser, password: btc.rpcPassword }, confirmations: 1, feeRateFloor: 2, spendTaproot: false },
     ethereum: { network: 'anvil', chainId: eth.chainId.toString(), rpcUrl: eth.rpcUrl, confirmations: 1, tokens: [{ symbol: 'TUSD', contract: token, decimals: 6 }] },

@@ -2,6 +2,7 @@
  * Local development chains for `npm start` and the end-to-end tests: anvil (Ethereum) and bcoin regtest
  * (Bitcoin), both on 127.0.0.1, in memory, stopped together.
  */
+import { join } from 'node:path';
 import { startAnvil, type AnvilDevnet } from './anvil.ts';
 import { startBitcoinRegtest, type BitcoinRegtestDevnet } from './bitcoin-regtest.ts';
 
@@ -29,11 +30,17 @@ export interface Devnets {
 }
 
 export async function startDevnets(
-  options: { anvilPort?: number; bitcoinPort?: number } = {},
+  options: { anvilPort?: number; bitcoinPort?: number; stateDir?: string } = {},
 ): Promise<Devnets> {
   const [eth, btc] = await Promise.allSettled([
-    startAnvil(options.anvilPort !== undefined ? { port: options.anvilPort } : {}),
-    startBitcoinRegtest(options.bitcoinPort !== undefined ? { port: options.bitcoinPort } : {}),
+    startAnvil({
+      ...(options.anvilPort !== undefined ? { port: options.anvilPort } : {}),
+      ...(options.stateDir ? { stateFile: join(options.stateDir, 'anvil-state.json') } : {}),
+    }),
+    startBitcoinRegtest({
+      ...(options.bitcoinPort !== undefined ? { port: options.bitcoinPort } : {}),
+      ...(options.stateDir ? { dataDir: join(options.stateDir, 'bcoin') } : {}),
+    }),
   ]);
   if (eth.status === 'rejected' || btc.status === 'rejected') {
     // Never leave half the devnet running.
