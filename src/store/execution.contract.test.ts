@@ -366,6 +366,21 @@ for (const dialect of DIALECTS) {
         expect(await evmNonceRepository.gapCheck(db, 1, addr(3), 0)).toEqual({ nextNonce: 0, chainLatestNonce: 0, missing: [] });
       });
 
+      it('a nonce released before broadcast is the next one assigned (the hole is filled, not skipped)', async () => {
+        const db = t.database.db;
+        const a = addr(4);
+        for (let k = 0; k < 4; k++) expect((await evmNonceRepository.assignNonce(db, 1, a, `req_h${k}`, 0, AT)).nonce).toBe(k);
+        expect(await evmNonceRepository.release(db, 'req_h1')).toBe(1);
+        expect(await evmNonceRepository.release(db, 'req_h1')).toBeUndefined();
+        // The chain has mined nonce 0; its pending nonce is 1 (the hole): the next request takes 1, then 4.
+        expect((await evmNonceRepository.assignNonce(db, 1, a, 'req_h4', 1, AT)).nonce).toBe(1);
+        expect((await evmNonceRepository.assignNonce(db, 1, a, 'req_h5', 1, AT)).nonce).toBe(4);
+        expect((await evmNonceRepository.gapCheck(db, 1, a, 1)).missing.map((m) => m.requestId)).toEqual(['req_h4', 'req_h2', 'req_h3', 'req_h5']);
+        // Released again (that request failed too) and reported as such until taken.
+        await evmNonceRepository.release(db, 'req_h4');
+        expect((await evmNonceRepository.gapCheck(db, 1, a, 1)).missing[0]).toEqual({ nonce: 1, requestId: 'released:req_h4' });
+      });
+
       it('is gapless and idempotent per request under concurrent assignment', async () => {
         const a = addr(9);
         const N = 40;

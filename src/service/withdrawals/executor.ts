@@ -19,6 +19,7 @@ import type { AssetRegistry } from '../../domain/assets.ts';
 import type { Database } from '../../store/database.ts';
 import { executionsRepository, type BitcoinTracking, type Execution, type ReplacedTx } from '../../store/repositories/executions-repository.ts';
 import { evidenceRepository } from '../../store/repositories/evidence-repository.ts';
+import { evmNonceRepository } from '../../store/repositories/evm-nonce-repository.ts';
 import { jobsRepository } from '../../store/repositories/jobs-repository.ts';
 import { requestsRepository } from '../../store/repositories/requests-repository.ts';
 import { utxoRepository } from '../../store/repositories/utxo-repository.ts';
@@ -120,8 +121,11 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     await transition(tenant, requestId, from, 'failed', ctx, { code }, async (trx) => {
       if (await executionsRepository.get(trx, requestId)) await executionsRepository.update(trx, requestId, { state: 'failed', error }, at);
       else await recordFailureBeforeBuild(trx, tenant, requestId, error, at);
-      // Coins of a withdrawal that never reached the network are free again.
-      if (from === 'approved' || from === 'signing' || from === 'signed') await utxoRepository.release(trx, requestId, at);
+      // Coins and the nonce of a withdrawal that never reached the network are free again.
+      if (from === 'approved' || from === 'signing' || from === 'signed') {
+        await utxoRepository.release(trx, requestId, at);
+        await evmNonceRepository.release(trx, requestId);
+      }
     });
   }
 

@@ -49,6 +49,8 @@ type NonceSchema = { evm_nonces: EvmNoncesTable; evm_nonce_assignments: EvmNonce
 const n = (q: Queryable) => q as unknown as Kysely<NonceSchema>;
 
 const MAX_REPORTED = 1000;
+/** A released nonce keeps its row, its request id prefixed with this, until a later request takes it. */
+const RELEASED = 'released:';
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 
 function check(chainId: number, address: string, nonceName: string, nonce: number): string {
@@ -83,6 +85,17 @@ export const evmNonceRepository = {
         }
         return { chainId, address: addr, nonce: Number(existing.nonce), requestId, assigned: false };
       }
+      // A nonce released by a withdrawal that failed before broadcast is a hole every later transaction of
+      // the address waits behind: the next request takes the lowest one (at or above the chain's pending nonce).
+      const hole = await n(trx).selectFrom('evm_nonce_assignments').select(['nonce', 'request_id'])
+        .where('chain_id', '=', chainId).where('address', '=', addr)
+        .where('request_id', 'like', `${RELEASED}%`).where('nonce', '>=', chainPendingNonce)
+        .orderBy('nonce').limit(1).executeTakeFirst();
+      if (hole) {
+        await n(trx).updateTable('evm_nonce_assignments').set({ request_id: requestId, created_at: at })
+          .where('chain_id', '=', chainId).where('address', '=', addr).where('nonce', '=', Number(hole.nonce)).execute();
+        return { chainId, address: addr, nonce: Number(hole.nonce), requestId, assigned: true };
+      }
       const nonce = Math.max(next, chainPendingNonce);
       try {
         await n(trx).insertInto('evm_nonce_assignments').values({ chain_id: chainId, address: addr, nonce, request_id: requestId, created_at: at }).execute();
@@ -94,6 +107,16 @@ export const evmNonceRepository = {
       await n(trx).updateTable('evm_nonces').set({ next_nonce: nonce + 1 }).where('chain_id', '=', chainId).where('address', '=', addr).execute();
       return { chainId, address: addr, nonce, requestId, assigned: true };
     });
+  },
+
+  /**
+   * Gives back the nonce of a request that failed before its transaction was broadcast, so the next request
+   * of the address takes it (no permanent gap). Returns the released nonce, if there was one.
+   */
+  async release(q: Queryable, requestId: string): Promise<number | undefined> {
+    const row = await n(q).updateTable('evm_nonce_assignments').set({ request_id: `${RELEASED}${requestId}` })
+      .where('request_id', '=', requestId).returning('nonce').executeTakeFirst();
+    return row ? Number(row.nonce) : undefined;
   },
 
   /** The request's nonce, if it has one. */
