@@ -102,7 +102,7 @@ describe('buildPsbt', () => {
 
   it('refuses dust outputs and insufficient funds', () => {
     expect(() => build(ourChange(), 200n)).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
-    expect(() => build(ourChange(), 10_000_000n)).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }));
+    expect(() => build(ourChange(), 10_000_000n)).toThrow(expect.objectContaining({ code: 'E_INSUFFICIENT_FUNDS' }));
   });
 });
 
