@@ -5,6 +5,7 @@ import { MemorySealStorage } from '../../test/support/memory-seal-storage.ts';
 import { vaultRepository } from '../store/repositories/vault-repository.ts';
 import { openCryptogram, parseCryptogramHeader, sealCryptogram } from './cryptogram.ts';
 import { runRewrap, type RewrapContext } from './rewrap.ts';
+import type { Seal } from './seal/seal.ts';
 import { ShamirSeal } from './seal/shamir-seal.ts';
 import { fingerprintOfSecret, walletBinding } from './wallets.ts';
 
@@ -12,7 +13,7 @@ const TENANT = 'acme';
 const ROWS = 40;
 const id = (i: number) => `w${String(i).padStart(3, '0')}`;
 
-describe('runRewrap (pipelined batches, fingerprints inline or in worker threads)', () => {
+describe('runRewrap (pipelined batches, crypto inline or in worker threads)', () => {
   let t: TestDatabase;
   let seal: ShamirSeal;
   let ctx: (workers: number) => RewrapContext;
@@ -58,7 +59,7 @@ describe('runRewrap (pipelined batches, fingerprints inline or in worker threads
       batchSize: 7,
       record: async () => {},
       retire: (ref) => seal.retire(ref),
-      fingerprintWorkers: workers,
+      workers,
     });
   });
   afterEach(async () => {
@@ -66,7 +67,7 @@ describe('runRewrap (pipelined batches, fingerprints inline or in worker threads
     await t.dispose();
   });
 
-  it.each([0, 1, 2])('re-encrypts and verifies every row with %i fingerprint workers', async (workers) => {
+  it.each([0, 1, 2])('re-encrypts and verifies every row with %i workers', async (workers) => {
     const r = await runRewrap(ctx(workers));
     expect(r).toMatchObject({ fromVersion: 1, toVersion: 2, verified: ROWS, retired: true });
     expect(r.digestAfter).toBe(r.digestBefore);
@@ -87,5 +88,36 @@ describe('runRewrap (pipelined batches, fingerprints inline or in worker threads
     expect(rows.map((w) => w.keyVersion)).toEqual(rows.map((_, i) => (i < 14 ? 2 : 1)));
     // The old key was not retired: every row still opens.
     for (const w of rows.slice(14)) await openCryptogram(seal, walletBinding(TENANT, w.walletId), w.cryptogram);
+  });
+
+  it.each([0, 2])('stops at a cryptogram that does not open (%i workers), naming its wallet; then resumes once it is repaired', async (workers) => {
+    const storage = vaultRepository(t.database);
+    const original = (await storage.getWallet(TENANT, id(20)))!.cryptogram.slice();
+    const altered = original.slice();
+    altered[altered.length - 1]! ^= 1;
+    const setCryptogram = (c: Uint8Array) =>
+      t.database.db.updateTable('vault_wallets' as never).set({ cryptogram: Buffer.from(c) } as never).where('wallet_id' as never, '=', id(20) as never).execute();
+    await setCryptogram(altered);
+    await expect(runRewrap(ctx(workers))).rejects.toMatchObject({ code: 'E_CRYPTOGRAM_INVALID', details: { walletId: id(20) } });
+    expect(await storage.getRewrapJob(TENANT)).toMatchObject({ state: 'running', cursor: id(13), done: 14 });
+    await setCryptogram(original);
+    const r = await runRewrap(ctx(workers));
+    expect(r).toMatchObject({ verified: ROWS, retired: true });
+    expect(r.digestAfter).toBe(r.digestBefore);
+  });
+
+  it('runs on this thread for a seal that cannot hand keys to workers (an HSM), whatever is asked', async () => {
+    const hsmLike: Seal = {
+      mechanism: 'pkcs11',
+      tenant: TENANT,
+      state: () => seal.state(),
+      current: () => seal.current(),
+      encrypt: (p, aad, ref) => seal.encrypt(p, aad, ref),
+      decrypt: (c, aad, ref) => seal.decrypt(c, aad, ref),
+      seal: () => seal.seal(),
+      zeroize: () => seal.zeroize(),
+    };
+    const r = await runRewrap({ ...ctx(2), seal: hsmLike });
+    expect(r).toMatchObject({ verified: ROWS, retired: true });
   });
 });

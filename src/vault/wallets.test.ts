@@ -7,7 +7,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StrongroomError } from '../domain/errors.ts';
 import { masterFromSeed } from './hd.ts';
-import { fingerprintOfSecret, generateWalletSecret, masterOfSecret, publicInfoOfSecret, secretFromMnemonic, secretFromXprv } from './wallets.ts';
+import {
+  fingerprintOfSecret,
+  generateWalletSecret,
+  masterOfSecret,
+  newWalletSecretSync,
+  publicInfoOfSecret,
+  secretFromMnemonic,
+  secretFromXprv,
+} from './wallets.ts';
 
 const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -69,7 +77,12 @@ describe('wallet secrets', () => {
   });
 
   it('the native public info (libsecp256k1) equals a pure @scure/bip32 derivation, on mainnet and testnet', async () => {
-    const secrets = [await generateWalletSecret(), await generateWalletSecret(), secretFromXprv(masterFromSeed(randomBytes(64)).privateExtendedKey)];
+    const secrets = [
+      await generateWalletSecret(),
+      await generateWalletSecret('bip39'),
+      newWalletSecretSync('bip39'),
+      secretFromXprv(masterFromSeed(randomBytes(64)).privateExtendedKey),
+    ];
     for (const secret of secrets) {
       for (const [network, coin] of [['mainnet', 0], ['testnet', 1]] as const) {
         const info = publicInfoOfSecret(secret, network);
@@ -81,6 +94,19 @@ describe('wallet secrets', () => {
         expect(info.xpubs.bip44eth).toBe(masterOfSecret(secret, 'mainnet').derive("m/44'/60'/0'").publicExtendedKey);
       }
     }
+  });
+
+  it('generates fresh seeds: 256 bits from the CSPRNG by default, or a BIP39 PBKDF2 seed (512 bits)', async () => {
+    for (const [secret, bytes] of [
+      [await generateWalletSecret(), 32],
+      [newWalletSecretSync('csprng'), 32],
+      [await generateWalletSecret('bip39'), 64],
+      [newWalletSecretSync('bip39'), 64],
+    ] as const) {
+      expect([secret.length, secret[0], secret[1]]).toEqual([2 + bytes, 1, bytes]);
+    }
+    expect(Buffer.from(newWalletSecretSync('csprng')).equals(Buffer.from(newWalletSecretSync('csprng')))).toBe(false);
+    await expect(generateWalletSecret('dice' as never)).rejects.toMatchObject({ code: 'E_VALIDATION' });
   });
 
   it('BIP32 test vector 1: an imported master xprv gives the vector fingerprint', () => {

@@ -1,13 +1,23 @@
 /**
- * Wallet secrets inside the vault: generation from BIP39 entropy, import of a mnemonic or a master xprv,
- * the byte encoding sealed into a wallet's cryptogram, and the public facts (fingerprint, account xpubs)
- * that are all that leaves.
+ * Wallet secrets inside the vault: generation, import of a mnemonic or a master xprv, the byte encoding
+ * sealed into a wallet's cryptogram, and the public facts (fingerprint, account xpubs) that are all that
+ * leaves.
+ *
+ * Seeds of wallets the vault creates (`SeedSource`). By default ('csprng') a 256-bit BIP32 seed comes
+ * straight from the CSPRNG: BIP32 takes a 128-512-bit seed "from a (P)RNG", and nobody ever sees a
+ * mnemonic of a vault-created wallet: its backup is its cryptogram under the custodians' master key
+ * (and the custodians' export file). BIP39's mnemonic and its PBKDF2-HMAC-SHA512 (2,048 rounds) exist to
+ * let a human write a seed down and stretch an optional passphrase; here they would add no entropy and
+ * cost more than everything else in a wallet creation together. 'bip39' keeps the mnemonic route (256
+ * bits of BIP39 entropy → sentence → PBKDF2 seed) for deployments that want it. Imports
+ * (bring-your-own-seed) always take a BIP39 mnemonic or a master xprv. Either way the BIP32 master key is
+ * HMAC-SHA512("Bitcoin seed", seed), and the secret layout below is the same (the seed length differs).
  *
  * Mnemonics are handled as UTF-8 BYTES end to end (BIP39 checksum check and PBKDF2 seed), never as one JS
  * string: a string cannot be wiped and may linger in the heap. Only single words exist as strings, for the
  * wordlist lookup. A caller who passes a string at the API edge accepts that residual risk.
  */
-import { createHash, pbkdf2, randomFillSync } from 'node:crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomFillSync } from 'node:crypto';
 import { promisify } from 'node:util';
 import { HDKey } from '@scure/bip32';
 import { wordlist as english } from '@scure/bip39/wordlists/english.js';
@@ -26,7 +36,7 @@ export function walletBinding(tenant: string, walletId: string): CryptogramBindi
 }
 
 /** Plaintext layout sealed into a wallet cryptogram (version 1). */
-const SECRET_SEED = 0x01; // [0x01][len][BIP39/BIP32 seed, 16..64 bytes]
+const SECRET_SEED = 0x01; // [0x01][len][BIP32 seed, 16..64 bytes: 32 from the CSPRNG, 64 from BIP39]
 const SECRET_XPRV = 0x02; // [0x02][chain code 32][private key 32]: a depth-0 master key
 
 const WORD_INDEX = new Map(english.map((w, i) => [w, i]));
@@ -35,18 +45,63 @@ const WORD_BYTES = english.map((w) => new TextEncoder().encode(w));
 const ENC = new TextEncoder();
 const DEC = new TextDecoder('utf-8', { fatal: true });
 
+/** Where the seed of a wallet the vault creates comes from (see the file comment). */
+export type SeedSource = 'csprng' | 'bip39';
+
+export const SEED_SOURCES: readonly SeedSource[] = ['csprng', 'bip39'];
+
+/** Bytes of a seed drawn straight from the CSPRNG: 256 bits, the middle of BIP32's 128..512. */
+const CSPRNG_SEED_BYTES = 32;
+
 /**
- * A fresh wallet secret: 256 bits of CSPRNG entropy, its BIP39 sentence (as bytes) and the PBKDF2 seed.
- * Async because PBKDF2 (2,048 rounds, mandated by BIP39) runs on the libuv pool, off the event loop.
+ * A fresh wallet secret. 'bip39' runs PBKDF2 (2,048 rounds, mandated by BIP39) on the libuv pool, off the
+ * event loop; 'csprng' is one CSPRNG draw. Worker threads use `newWalletSecretSync`.
  */
-export async function generateWalletSecret(): Promise<Uint8Array> {
-  const entropy = randomFillSync(new Uint8Array(32));
-  const sentence = sentenceFromEntropy(entropy);
-  entropy.fill(0);
+export async function generateWalletSecret(source: SeedSource = 'csprng'): Promise<Uint8Array> {
+  if (source === 'csprng') return csprngSecret();
+  checkSeedSource(source);
+  const sentence = freshSentence();
   try {
     return await seedSecret(sentence, new Uint8Array(0));
   } finally {
     sentence.fill(0);
+  }
+}
+
+/** `generateWalletSecret` on the calling thread (PBKDF2 included): for the vault's worker threads. */
+export function newWalletSecretSync(source: SeedSource): Uint8Array {
+  if (source === 'csprng') return csprngSecret();
+  checkSeedSource(source);
+  const sentence = freshSentence();
+  const salt = ENC.encode('mnemonic');
+  try {
+    return seedLayout(pbkdf2Sync(sentence, salt, 2048, 64, 'sha512'));
+  } finally {
+    sentence.fill(0);
+  }
+}
+
+function csprngSecret(): Uint8Array {
+  const out = new Uint8Array(2 + CSPRNG_SEED_BYTES);
+  out[0] = SECRET_SEED;
+  out[1] = CSPRNG_SEED_BYTES;
+  randomFillSync(out, 2, CSPRNG_SEED_BYTES);
+  return out;
+}
+
+/** 256 bits of CSPRNG entropy as a BIP39 sentence (bytes); the caller wipes it. */
+function freshSentence(): Uint8Array {
+  const entropy = randomFillSync(new Uint8Array(32));
+  try {
+    return sentenceFromEntropy(entropy);
+  } finally {
+    entropy.fill(0);
+  }
+}
+
+export function checkSeedSource(source: unknown): asserts source is SeedSource {
+  if (!SEED_SOURCES.includes(source as SeedSource)) {
+    throw new StrongroomError('E_VALIDATION', 'the seed source must be csprng or bip39', { details: { parameter: 'seeds' } });
   }
 }
 
@@ -125,7 +180,7 @@ export function fingerprintOfSecret(secret: Uint8Array): string {
 
 /**
  * The BIP32 master private key (32 bytes) of a wallet secret, without the chain code: what a fingerprint
- * is computed from (rewrap hands it to fingerprint-pool.ts workers). The caller wipes it.
+ * is computed from. The caller wipes it.
  */
 export function masterKeyOfSecret(secret: Uint8Array): Uint8Array {
   const master = masterNodeOfSecret(secret);
@@ -139,8 +194,18 @@ export function fingerprintOfMasterKey(privateKey: Uint8Array): string {
   return fingerprintHex(fingerprintOf(publicKeyOf(privateKey)));
 }
 
+/** The BIP32 master fingerprint of a wallet secret as an unsigned 32-bit integer (rewrap compares these). */
+export function fingerprintNumberOfSecret(secret: Uint8Array): number {
+  const key = masterKeyOfSecret(secret);
+  try {
+    return fingerprintOf(publicKeyOf(key));
+  } finally {
+    key.fill(0);
+  }
+}
+
 /** The native BIP32 master node of a wallet secret; the caller wipes it (`wipeNode`). */
-function masterNodeOfSecret(secret: Uint8Array): PrivateNode {
+export function masterNodeOfSecret(secret: Uint8Array): PrivateNode {
   const kind = secret[0];
   if (kind === SECRET_SEED && secret.length >= 18 && secret.length === 2 + secret[1]!) {
     return masterNodeFromSeed(secret.subarray(2));
@@ -172,9 +237,14 @@ async function seedSecret(sentence: Uint8Array, passphrase: Uint8Array): Promise
   salt.set(passphrase, 8);
   const seed = await pbkdf2Async(sentence, salt, 2048, 64, 'sha512');
   salt.fill(0);
-  const out = new Uint8Array(66);
+  return seedLayout(seed);
+}
+
+/** [0x01][len][seed]; wipes `seed`. */
+function seedLayout(seed: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + seed.length);
   out[0] = SECRET_SEED;
-  out[1] = 64;
+  out[1] = seed.length;
   out.set(seed, 2);
   seed.fill(0);
   return out;

@@ -11,6 +11,8 @@ import { shamirDriver } from '../../src/vault/shamir-driver.ts';
 const cfg = JSON.parse(process.env.STRONGROOM_TEST_REWRAP ?? '{}') as {
   dbPath: string;
   shares: Array<{ file: string; passphrase: string }>;
+  /** Rewrap worker threads (0: on the event loop). */
+  workers?: number;
 };
 const database = await openDatabase({ dialect: 'sqlite', path: cfg.dbPath });
 const vault = new LocalVault({
@@ -18,6 +20,7 @@ const vault = new LocalVault({
   audit: { async record() {} },
   seals: shamirDriver({ storage: sealBlobRepository(database), scrypt: { N: 2 ** 10 } }),
   network: 'regtest',
+  ...(cfg.workers !== undefined ? { rewrapWorkers: cfg.workers } : {}),
 });
 await vault.unseal('acme', {
   mechanism: 'shamir',

@@ -21,11 +21,12 @@ import { generateKeyPairSync } from 'node:crypto';
 const PASS = ['alice crash pass', 'bob crash pass'];
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function runChild(dbPath: string, init: InitializeReturnType, killAfterLines: number | undefined) {
+function runChild(dbPath: string, init: InitializeReturnType, killAfterLines: number | undefined, workers: number) {
   const env = {
     ...process.env,
     STRONGROOM_TEST_REWRAP: JSON.stringify({
       dbPath,
+      workers,
       shares: init.shareFiles!.map((f, i) => ({
         file: Buffer.from(f.file).toString('base64'),
         passphrase: PASS[i],
@@ -110,14 +111,15 @@ describe('rewrap killed with SIGKILL at random points', () => {
     let kills = 0;
     for (let run = 0; run < 5; run++) {
       // Kill after a random number of committed batches (0 = during unseal / job start).
-      const r = await runChild(dbPath, init, randomInt(0, 12));
+      // Runs alternate between the worker threads and the event loop: one job resumes across both.
+      const r = await runChild(dbPath, init, randomInt(0, 12), run % 2 === 0 ? 2 : 0);
       if (r.signal === 'SIGKILL') kills++;
       else expect(r.code, r.err).toBe(0);
       const job = await storage.getRewrapJob('acme');
       if (job) expect(job.done).toBeLessThanOrEqual(FAST + real.length);
     }
     expect(kills).toBeGreaterThanOrEqual(3);
-    const final = await runChild(dbPath, init, undefined);
+    const final = await runChild(dbPath, init, undefined, 2);
     expect(final.code, final.err).toBe(0);
     const done = JSON.parse(
       final.out

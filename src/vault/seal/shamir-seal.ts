@@ -310,6 +310,15 @@ export class ShamirSeal implements Seal {
     }
   }
 
+  /**
+   * The master key `ref` as a `KeyObject`, for the vault's own worker threads (rewrap.ts): a `KeyObject`
+   * crosses `postMessage` without its bytes ever being a JavaScript buffer. Vault-internal (see
+   * vault-worker-pool.ts `WorkerKeySource`). Fails like `decrypt` for a sealed seal or an unknown version.
+   */
+  workerKey(ref: MasterKeyRef): KeyObject {
+    return this.#key(ref, 'E_CRYPTOGRAM_INVALID');
+  }
+
   /** Forgets every key (the `KeyObject`s are dropped; no raw copy is kept while unsealed). Idempotent. */
   async seal(): Promise<void> {
     // Immediately, not queued behind a running ceremony; a running unseal re-checks nothing after this,
