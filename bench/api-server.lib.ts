@@ -4,6 +4,8 @@
  * Prints `READY <port> <tenantId>` when listening.
  */
 import Fastify from 'fastify';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { buildServer } from '../src/api/server.ts';
 import { createStrongroom } from '../src/service/app.ts';
 
@@ -23,5 +25,23 @@ if (mode === 'bare') {
   await server.listen({ host: '127.0.0.1', port: 0 });
   console.log(`READY ${(server.server.address() as { port: number }).port} ${init.tenantId}`);
 }
-process.stdin.resume();
+// `cpu` on stdin: answers `CPU <user µs> <system µs> <main thread µs>` of this process (all threads, then the
+// main thread alone where Linux tells it), so the bench can report server CPU per request, which is steadier
+// than wall time on a shared machine.
+createInterface({ input: process.stdin }).on('line', (l) => {
+  if (l.trim() !== 'cpu') return;
+  const u = process.cpuUsage();
+  console.log(`CPU ${u.user} ${u.system} ${mainThreadCpuUs()}`);
+});
+/** CPU time of the main thread (the event loop), from /proc on Linux; -1 elsewhere. */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th, in clock ticks.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return -1;
+  }
+}
 process.stdin.on('end', () => process.exit(0));

@@ -1,6 +1,19 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+
+// Ids are public, not secrets; drawing their 80 random bits from a CSPRNG buffer refilled 4 KiB at a time
+// spares a crypto call (about 10 µs in Node 20) per id on the request path.
+const POOL = new Uint8Array(4000);
+let poolUsed = POOL.length;
+function randomBits(): Uint8Array {
+  if (poolUsed === POOL.length) {
+    randomFillSync(POOL);
+    poolUsed = 0;
+  }
+  poolUsed += 10;
+  return POOL.subarray(poolUsed - 10, poolUsed);
+}
 
 /**
  * Time-sortable identifiers (ULID layout: 48-bit milliseconds + 80 random bits) behind a short prefix that
@@ -13,7 +26,7 @@ export function newId(prefix: string, now: number = Date.now()): string {
     out = ALPHABET[t % 32]! + out;
     t = Math.floor(t / 32);
   }
-  const r = randomBytes(10);
+  const r = randomBits();
   let bits = 0;
   let acc = 0;
   for (const b of r) {

@@ -145,29 +145,32 @@ export class AuditedWriter {
     const single = batch.length === 1;
     let changeFailed = false;
     try {
-      await this.database.db.transaction().execute(async (trx) => {
-        const done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }> = [];
-        for (const p of batch) {
-          const c = p.change;
-          if (isolated) await sql`savepoint change`.execute(trx);
-          try {
-            const out = await c.run(trx);
-            if (!out.noop) done.push({ change: c, out, at: this.now().toISOString() });
-            if (isolated) await sql`release savepoint change`.execute(trx);
-            outcomes.push({ ok: true, value: out.value });
-          } catch (error) {
-            if (!isolated) {
-              changeFailed = true;
+      // Durable before anyone sees it; on SQLite without stalling the event loop on the fsync.
+      await this.database.commitDurably((conn) =>
+        conn.transaction().execute(async (trx) => {
+          const done: Array<{ change: Change<unknown>; out: ChangeOutcome<unknown>; at: string }> = [];
+          for (const p of batch) {
+            const c = p.change;
+            if (isolated) await sql`savepoint change`.execute(trx);
+            try {
+              const out = await c.run(trx);
+              if (!out.noop) done.push({ change: c, out, at: this.now().toISOString() });
+              if (isolated) await sql`release savepoint change`.execute(trx);
+              outcomes.push({ ok: true, value: out.value });
+            } catch (error) {
+              if (!isolated) {
+                changeFailed = true;
+                outcomes.push({ ok: false, error });
+                throw error;
+              }
+              await sql`rollback to savepoint change`.execute(trx);
+              await sql`release savepoint change`.execute(trx);
               outcomes.push({ ok: false, error });
-              throw error;
             }
-            await sql`rollback to savepoint change`.execute(trx);
-            await sql`release savepoint change`.execute(trx);
-            outcomes.push({ ok: false, error });
           }
-        }
-        if (done.length) await this.appendAudit(trx, done, heads);
-      });
+          if (done.length) await this.appendAudit(trx, done, heads);
+        }),
+      );
     } catch (error) {
       if (changeFailed) {
         // A single change's own failure is its answer; in a larger batch, isolate it and commit the rest.

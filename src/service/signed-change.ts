@@ -34,24 +34,41 @@ export async function signedWrite<T>(
       details: { parameter: 'Idempotency-Key' },
     });
   }
-  const requestDigest = w.requestDigest ?? digestOfBytes(`${sig.method} ${sig.targetUri}\n${sig.body}`);
   // The same Idempotency-Key on another endpoint or with another body is a conflict, not a repeat.
   const bodyHash = digestOfBytes(`${sig.method} ${sig.targetUri}\n${sig.body}`);
+  const requestDigest = w.requestDigest ?? bodyHash;
   return writer.write<Reply<T>>({
     tenant: w.principal.tenant,
     actor: w.principal.keyId,
     action: w.action,
     requestDigest,
     run: async (trx) => {
-      if (
-        !(await authRepository.useNonceIfKeyActive(
-          trx,
-          w.principal.tenant,
-          w.principal.keyId,
-          sig.nonce,
-          sig.created,
-        ))
-      ) {
+      const nonce = {
+        tenantId: w.principal.tenant,
+        keyId: w.principal.keyId,
+        nonce: sig.nonce,
+        createdUnix: sig.created,
+      };
+      // Spent in the database with the key-active check; with an Idempotency-Key, the earlier answer (if
+      // any) is read in the same round trip.
+      const { spent, prior } =
+        w.idempotencyKey === undefined
+          ? {
+              spent: await authRepository.useNonceIfKeyActive(
+                trx,
+                nonce.tenantId,
+                nonce.keyId,
+                nonce.nonce,
+                nonce.createdUnix,
+              ),
+              prior: undefined,
+            }
+          : await authRepository.useNonceAndGetIdempotency(trx, {
+              ...nonce,
+              userId: w.principal.userId,
+              key: w.idempotencyKey,
+            });
+      if (!spent) {
         const key = await directoryRepository.getKey(trx, w.principal.keyId);
         if (!key || key.tenant_id !== w.principal.tenant)
           throw new StrongroomError('E_KEY_UNKNOWN', 'unknown key');
@@ -60,29 +77,21 @@ export async function signedWrite<T>(
           hints: ['sign every request with a fresh nonce'],
         });
       }
-      if (w.idempotencyKey !== undefined) {
-        const prior = await authRepository.getIdempotency(
-          trx,
-          w.principal.tenant,
-          w.principal.userId,
-          w.idempotencyKey,
-        );
-        if (prior) {
-          if (prior.request_hash !== bodyHash) {
-            throw new StrongroomError(
-              'E_IDEMPOTENCY_CONFLICT',
-              'this Idempotency-Key was used with a different body',
-              {
-                details: { idempotencyKey: w.idempotencyKey },
-              },
-            );
-          }
-          return {
-            value: { status: prior.status_code, body: JSON.parse(prior.response_body) as T },
-            payloadDigest: null,
-            noop: true,
-          };
+      if (prior) {
+        if (prior.request_hash !== bodyHash) {
+          throw new StrongroomError(
+            'E_IDEMPOTENCY_CONFLICT',
+            'this Idempotency-Key was used with a different body',
+            {
+              details: { idempotencyKey: w.idempotencyKey },
+            },
+          );
         }
+        return {
+          value: { status: prior.status_code, body: JSON.parse(prior.response_body) as T },
+          payloadDigest: null,
+          noop: true,
+        };
       }
       const at = now();
       const out = await w.run(trx, at);

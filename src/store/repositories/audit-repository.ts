@@ -1,11 +1,40 @@
 /** Storage of the hash-chained audit log. The chain logic itself is pure and lives in src/audit. */
 import { sql } from 'kysely';
 import type { Dialect } from '../database.ts';
+import { everyColumn, preparedInsert, preparedQuery } from '../prepared-query.ts';
 import type { Queryable } from '../queryable.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable } from '../schema.ts';
 
 export type AuditEntryRow = AuditEntriesTable;
 export type AuditCheckpointRow = AuditCheckpointsTable;
+
+// The statements every audited write runs, compiled once (see prepared-query.ts).
+const readHeadQuery = preparedQuery((q, p: { tenantId: string }) =>
+  q.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', p.tenantId),
+);
+const lockHeadQuery = preparedQuery((q, p: { tenantId: string }) =>
+  q.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', p.tenantId).forUpdate(),
+);
+const setHeadQuery = preparedQuery((q, p: { tenantId: string; seq: number; hash: string }) =>
+  q
+    .insertInto('audit_heads')
+    .values({ tenant_id: p.tenantId, seq: p.seq, hash: p.hash })
+    .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ seq: p.seq, hash: p.hash })),
+);
+const insertEntriesQuery = preparedInsert(
+  (q, rows: AuditEntryRow[]) => q.insertInto('audit_entries').values(rows),
+  everyColumn<AuditEntryRow>()([
+    'tenant_id',
+    'seq',
+    'at',
+    'actor',
+    'action',
+    'request_digest',
+    'payload_digest',
+    'prev_hash',
+    'hash',
+  ]),
+);
 
 export const auditRepository = {
   /**
@@ -17,26 +46,16 @@ export const auditRepository = {
     dialect: Dialect,
     tenantId: string,
   ): Promise<{ seq: number; hash: string } | undefined> {
-    let s = q.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId);
-    if (dialect === 'postgres') s = s.forUpdate();
-    const row = await s.executeTakeFirst();
+    const r = await (dialect === 'postgres' ? lockHeadQuery : readHeadQuery).execute(q, { tenantId });
+    const row = r.rows[0];
     return row && { seq: Number(row.seq), hash: row.hash };
   },
   async setHead(q: Queryable, tenantId: string, seq: number, hash: string): Promise<void> {
-    await q
-      .insertInto('audit_heads')
-      .values({ tenant_id: tenantId, seq, hash })
-      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ seq, hash }))
-      .execute();
+    await setHeadQuery.execute(q, { tenantId, seq, hash });
   },
   /** Inserts rows in chunks (one statement per chunk keeps batched commits cheap on both dialects). */
   async insertEntries(q: Queryable, rows: AuditEntryRow[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 500) {
-      await q
-        .insertInto('audit_entries')
-        .values(rows.slice(i, i + 500))
-        .execute();
-    }
+    await insertEntriesQuery.execute(q, rows);
   },
   async count(q: Queryable, tenantId: string): Promise<number> {
     const r = await q

@@ -1,11 +1,31 @@
+import { everyColumn, preparedInsert } from '../prepared-query.ts';
 import type { Queryable } from '../queryable.ts';
 import type { RequestsTable } from '../schema.ts';
 
 export type RequestRow = RequestsTable;
 
+// On every submit: compiled once (see prepared-query.ts).
+const insertQuery = preparedInsert(
+  (q, rows: RequestRow[]) => q.insertInto('requests').values(rows),
+  everyColumn<RequestRow>()([
+    'id',
+    'tenant_id',
+    'type',
+    'status',
+    'initiator_user_id',
+    'key_id',
+    'payload',
+    'digest',
+    'idempotency_key',
+    'evidence',
+    'created_at',
+    'expires_at',
+  ]),
+);
+
 export const requestsRepository = {
   async insert(q: Queryable, row: RequestRow): Promise<void> {
-    await q.insertInto('requests').values(row).execute();
+    await insertQuery.execute(q, [row]);
   },
   get(q: Queryable, tenantId: string, id: string): Promise<RequestRow | undefined> {
     return q
