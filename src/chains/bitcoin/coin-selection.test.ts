@@ -95,7 +95,7 @@ describe('selectCoins', () => {
               strategy,
             });
           } catch (e) {
-            expect((e as { code: string }).code).toBe('E_VALIDATION');
+            expect((e as { code: string }).code).toBe('E_INSUFFICIENT_FUNDS');
             return;
           }
           const total = s.selected.reduce((x, c) => x + c.amount, 0n);
