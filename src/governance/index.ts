@@ -15,6 +15,7 @@ export * from './verify-chain.ts';
 export * from './head-tracker.ts';
 export {
   verifyUserSignature,
+  verifyUserSignatureAsync,
   genesisStatementBytes,
   requestStatementBytes,
   encodeSignature,

@@ -5,7 +5,7 @@
  */
 import { canonicalize, type Digest } from '../domain/canonical.ts';
 import { StrongroomError } from '../domain/errors.ts';
-import { decodeBase64Strict, PublicKeyCache, SIGNATURE_BYTES, verifySignature } from '../domain/keys.ts';
+import { decodeBase64Strict, PublicKeyCache, SIGNATURE_BYTES, verifySignature, verifySignatureAsync } from '../domain/keys.ts';
 import type { GovernanceState } from './governance-state.ts';
 
 /**
@@ -60,6 +60,30 @@ export function verifyUserSignature(
   data: Uint8Array,
   what: string,
 ): void {
+  const c = claimedKey(state, claim, what);
+  if (c.sig.length !== SIGNATURE_BYTES || !verifySignature(c.alg, publicKeys.get(c.alg, c.publicKey), data, c.sig)) {
+    throw invalidSignature(claim, what);
+  }
+}
+
+/**
+ * `verifyUserSignature` with the signature verified in libuv's thread pool (node:crypto's callback form),
+ * off the event loop; the key checks are the same and synchronous. Rejects with the same errors.
+ */
+export async function verifyUserSignatureAsync(
+  state: GovernanceState,
+  claim: SignatureClaim,
+  data: Uint8Array,
+  what: string,
+): Promise<void> {
+  const c = claimedKey(state, claim, what);
+  if (c.sig.length !== SIGNATURE_BYTES || !(await verifySignatureAsync(c.alg, publicKeys.get(c.alg, c.publicKey), data, c.sig))) {
+    throw invalidSignature(claim, what);
+  }
+}
+
+/** The claimed signer's registered key and the decoded signature, once user and key are known to be current. */
+function claimedKey(state: GovernanceState, claim: SignatureClaim, what: string) {
   const details = { what, userId: claim.userId, keyId: claim.keyId };
   const user = Object.hasOwn(state.users, claim.userId) ? state.users[claim.userId] : undefined;
   const key =
@@ -86,16 +110,13 @@ export function verifyUserSignature(
   } catch {
     sig = new Uint8Array(0);
   }
-  if (
-    sig.length !== SIGNATURE_BYTES ||
-    !verifySignature(key.alg, publicKeys.get(key.alg, key.publicKey), data, sig)
-  ) {
-    throw new StrongroomError(
-      'E_SIGNATURE_INVALID',
-      `${what}: signature by ${claim.userId} (${claim.keyId}) does not verify`,
-      {
-        details,
-      },
-    );
-  }
+  return { alg: key.alg, publicKey: key.publicKey, sig };
+}
+
+function invalidSignature(claim: SignatureClaim, what: string): StrongroomError {
+  return new StrongroomError(
+    'E_SIGNATURE_INVALID',
+    `${what}: signature by ${claim.userId} (${claim.keyId}) does not verify`,
+    { details: { what, userId: claim.userId, keyId: claim.keyId } },
+  );
 }

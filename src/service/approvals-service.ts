@@ -30,6 +30,7 @@ import {
   type WorkflowSpec,
 } from '../policy/index.ts';
 import { requestsRepository, type Queryable } from '../store/index.ts';
+import { evidenceRepository } from '../store/repositories/evidence-repository.ts';
 import { governanceRepository, type RequestDecisionRow } from '../store/repositories/governance-repository.ts';
 import type { RequestRow } from '../store/repositories/requests-repository.ts';
 import {
@@ -49,6 +50,7 @@ import { createDirectoryService } from './directory-service.ts';
 import { chainFrom, createGovernanceService, createHeadCache, loadHead, type GovernanceService, type HeadCache } from './governance-service.ts';
 import type { Principal, Reply } from './principal.ts';
 import { createRequestsService } from './requests-service.ts';
+import { readBatcher } from './read-batcher.ts';
 import { signedWrite } from './signed-change.ts';
 
 export interface ApprovalStatusView {
@@ -139,6 +141,100 @@ export function createApprovalsService(deps: {
       approvals,
     };
   }
+
+  // ---- evidence bundles, read in batches (the signing path asks for one per request it signs) ----
+
+  /**
+   * Parsed governance states and policy documents, kept with the exact text they were parsed from and
+   * reused only while the stored text is the same: a bundle then carries the same objects as the previous
+   * one, which the vault recognizes without digesting them again. A row edited in the database has another
+   * text, is parsed anew, and the vault checks what it says (and refuses it).
+   */
+  const parsedStates = new Map<string, { text: string; digest: string; height: number; chain: EvidenceBundle['governance'] }>();
+  const parsedPolicies = new Map<string, { text: string; doc: PolicyDocument }>();
+
+  async function governanceChainFor(tenant: string): Promise<EvidenceBundle['governance']> {
+    const vh = await vault.governanceHead(tenant);
+    const latest = await governanceRepository.latestState(db, tenant);
+    if (!latest) throw new StrongroomError('E_NOT_INITIALIZED', 'no governance genesis');
+    const height = Number(latest.height);
+    // If the database no longer holds the vault's head (rolled back), send what it has: the vault refuses.
+    if (vh && height > vh.height) {
+      const chain = await chainFrom(db, tenant, vh.height);
+      if (!chain) throw new StrongroomError('E_NOT_INITIALIZED', 'no governance genesis');
+      return chain;
+    }
+    const known = parsedStates.get(tenant);
+    if (known && known.text === latest.state && known.digest === latest.digest && known.height === height) return known.chain;
+    const chain = { from: JSON.parse(latest.state) as GovernanceState, transitions: [], head: { height, digest: latest.digest as Digest } };
+    parsedStates.set(tenant, { text: latest.state, digest: latest.digest, height, chain });
+    return chain;
+  }
+
+  async function policyFor(tenant: string, digest: string): Promise<PolicyDocument> {
+    const text = await governanceRepository.getPolicy(db, tenant, digest);
+    if (text === undefined) return null as unknown as PolicyDocument; // the vault refuses a bundle without one
+    const key = `${tenant} ${digest}`;
+    const known = parsedPolicies.get(key);
+    if (known && known.text === text) return known.doc;
+    const doc = JSON.parse(text) as PolicyDocument;
+    if (parsedPolicies.size >= 256) parsedPolicies.clear();
+    parsedPolicies.set(key, { text, doc });
+    return doc;
+  }
+
+  /** Bundles of one batch: three queries for the requests, one per tenant for the chain, one per policy. */
+  async function evidenceOf(keys: Array<{ tenant: string; id: string }>): Promise<Array<EvidenceBundle | Error>> {
+    const out = new Array<EvidenceBundle | Error>(keys.length);
+    const tenants = new Map<string, number[]>();
+    keys.forEach((k, i) => {
+      const list = tenants.get(k.tenant);
+      if (list) list.push(i);
+      else tenants.set(k.tenant, [i]);
+    });
+    for (const [tenant, indices] of tenants) {
+      const ids = indices.map((i) => keys[i]!.id);
+      const rows = await evidenceRepository.requests(db, tenant, ids);
+      const decisions = await evidenceRepository.decisions(db, ids);
+      const approvals = await evidenceRepository.approvals(db, ids);
+      let governance: EvidenceBundle['governance'] | Error;
+      try {
+        governance = await governanceChainFor(tenant);
+      } catch (e) {
+        governance = e instanceof Error ? e : new Error(String(e));
+      }
+      const policies = new Map<string, PolicyDocument>();
+      for (const i of indices) {
+        const id = keys[i]!.id;
+        const row = rows.get(id);
+        const decision = decisions.get(id);
+        if (!row) {
+          out[i] = new StrongroomError('E_NOT_FOUND', 'request not found');
+          continue;
+        }
+        if (!decision) {
+          out[i] = new StrongroomError('E_REQUEST_STATE', 'this request was not evaluated under a policy');
+          continue;
+        }
+        if (governance instanceof Error) {
+          out[i] = governance;
+          continue;
+        }
+        let policy = policies.get(decision.policy_digest);
+        if (policy === undefined) policies.set(decision.policy_digest, (policy = await policyFor(tenant, decision.policy_digest)));
+        out[i] = {
+          request: evidenceRequestOf(row),
+          initiatorRequest: JSON.parse(row.evidence) as SignedHttpRequest,
+          governance,
+          policy,
+          context: JSON.parse(decision.context) as RecordedContext,
+          approvals: (approvals.get(id) ?? []).map((a) => JSON.parse(a) as TransferApproval),
+        };
+      }
+    }
+    return out;
+  }
+  const bundles = readBatcher(evidenceOf);
 
   return {
     /**
@@ -260,27 +356,12 @@ export function createApprovalsService(deps: {
       return vault.authorize(p.tenant, await this.evidence(p, id));
     },
 
-    /** The evidence bundle for a request, from storage, with the governance chain from the vault's head. */
+    /**
+     * The evidence bundle for a request, from storage, with the governance chain from the vault's head.
+     * Requests asked for together are read together (see `evidenceOf`).
+     */
     async evidence(p: Principal, id: string): Promise<EvidenceBundle & { actor: string }> {
-      const { row, decision, approvals, request } = await load(db, p.tenant, id);
-      if (!decision) throw new StrongroomError('E_REQUEST_STATE', 'this request was not evaluated under a policy');
-      const vh = await vault.governanceHead(p.tenant);
-      const latest = await loadHead(db, p.tenant);
-      // If the database no longer holds the vault's head (rolled back), send what it has: the vault refuses.
-      const fromHeight = vh && latest && latest.height >= vh.height ? vh.height : (latest?.height ?? 0);
-      const chain = await chainFrom(db, p.tenant, fromHeight);
-      if (!chain) throw new StrongroomError('E_NOT_INITIALIZED', 'no governance genesis');
-      const policyText = await governanceRepository.getPolicy(db, p.tenant, decision.policy_digest);
-      const bundle: EvidenceBundle & { actor: string } = {
-        actor: p.keyId,
-        request,
-        initiatorRequest: JSON.parse(row.evidence) as SignedHttpRequest,
-        governance: chain,
-        policy: (policyText ? JSON.parse(policyText) : null) as PolicyDocument,
-        context: JSON.parse(decision.context) as RecordedContext,
-        approvals,
-      };
-      return bundle;
+      return { actor: p.keyId, ...(await bundles.load({ tenant: p.tenant, id })) };
     },
 
     /** Runs a draft policy's own tests. */

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../../test/support/databases.ts';
 import { openDatabase, type Database } from './database.ts';
 import { outboxRepository } from './repositories/outbox-repository.ts';
@@ -155,6 +156,25 @@ for (const dialect of DIALECTS) {
         const [c] = await jobsRepository.claim(db, 'w', [kind], 1000, 1, { now: T0 });
         expect(await jobsRepository.fail(db, p.job.id, c!.fence, 'conflicting tx confirmed', 0, { permanent: true, now: T0 })).toBe('failed');
         expect(await jobsRepository.claim(db, 'w', [kind], 1000, 1, { now: T0 + 10_000_000 })).toEqual([]);
+      });
+
+      it('requeues the dead job of a withdrawal still on its way, after it stayed dead long enough; not a finished one', async () => {
+        const db = t.database.db;
+        const kind = 'withdrawal.execute';
+        await sql`insert into tenants (id, name, created_at) values ('ten_rv', 'revive', ${AT})`.execute(db);
+        for (const [id, status] of [['req_rv_signing', 'signing'], ['req_rv_done', 'confirmed']] as const) {
+          await sql`insert into requests (id, tenant_id, type, status, initiator_user_id, key_id, payload, digest, idempotency_key, evidence, created_at, expires_at)
+            values (${id}, 'ten_rv', 'transfer', ${status}, 'u', 'k', '{}', 'd', ${id}, '{}', ${AT}, ${AT})`.execute(db);
+          const { job } = await jobsRepository.enqueue(db, { tenantId: 'ten_rv', kind, key: id, payload: {}, maxAttempts: 1 }, { now: T0 });
+          const [c] = await jobsRepository.claim(db, 'w', [kind], 1000, 1, { now: T0 });
+          expect(c?.id).toBe(job.id);
+          expect(await jobsRepository.fail(db, job.id, c!.fence, 'E_VAULT_SEALED: sealed', 0, { now: T0 })).toBe('dead');
+        }
+        const { executionsRepository } = await import('./repositories/executions-repository.ts');
+        expect(await executionsRepository.reviveStalled(db, kind, 60_000, T0 + 59_000)).toBe(0);
+        expect(await executionsRepository.reviveStalled(db, kind, 60_000, T0 + 61_000)).toBe(1);
+        expect(await jobsRepository.getByKey(db, kind, 'req_rv_signing')).toMatchObject({ state: 'queued', attempts: 0 });
+        expect(await jobsRepository.getByKey(db, kind, 'req_rv_done')).toMatchObject({ state: 'dead' });
       });
 
       it('dead-letters a job whose worker died on its last attempt instead of running it again', async () => {

@@ -89,22 +89,36 @@ export function childPrivate(parent: PrivateNode, index: number, parentPublicKey
 }
 
 /**
+ * Public keys of nodes below one master, by path (indices joined with '/'; '' is the master itself): public
+ * data a caller may keep for a master it derives from again and again, so that repeated derivations skip
+ * their point multiplications. One memo belongs to one master: never share it between two.
+ */
+export type PublicKeyMemo = Map<string, Uint8Array>;
+
+/**
  * Derives `indices` below `node`, wiping every intermediate node; `node` itself is left alone. Hardened
  * steps need no public key, so only the last step's parent costs a point multiplication (for the
- * fingerprint), plus one per non-hardened step.
+ * fingerprint), plus one per non-hardened step; none of them when `memo` (of this `node`) already has them.
  */
-export function derivePrivatePath(node: PrivateNode, indices: readonly number[]): PrivateNode {
+export function derivePrivatePath(node: PrivateNode, indices: readonly number[], memo?: PublicKeyMemo): PrivateNode {
   if (indices.length === 0) throw new StrongroomError('E_VALIDATION', 'path must name a child key', { details: { parameter: 'path' } });
   indices.forEach(checkIndex);
+  const publicAt = (key: Pick<PrivateNode, 'privateKey'>, depth: number): Uint8Array => {
+    if (!memo) return secp.publicKeyCreate(key.privateKey, true);
+    const id = indices.slice(0, depth).join('/');
+    let pub = memo.get(id);
+    if (pub === undefined) memo.set(id, (pub = secp.publicKeyCreate(key.privateKey, true)));
+    return pub;
+  };
   let key: Pick<PrivateNode, 'chainCode' | 'privateKey'> = node;
   for (let n = 0; n < indices.length - 1; n++) {
     const index = indices[n]!;
-    const next = step(key, index, index >= HARDENED ? undefined : secp.publicKeyCreate(key.privateKey, true));
+    const next = step(key, index, index >= HARDENED ? undefined : publicAt(key, n));
     if (key !== node) wipeParts(key);
     key = next;
   }
   const parent = { ...key, depth: node.depth + indices.length - 1, index: 0, parentFingerprint: 0 };
-  const child = childPrivate(parent, indices[indices.length - 1]!);
+  const child = childPrivate(parent, indices[indices.length - 1]!, memo ? publicAt(key, indices.length - 1) : undefined);
   if (key !== node) wipeParts(key);
   return child;
 }

@@ -7,21 +7,24 @@
  * signature is verified against a current user's active key; the workflow is re-run to 'approved'; the
  * wallet must not be frozen.
  *
- * Pure apart from the signature verification's worker: time is an input. The governance chain itself is
- * verified by the caller (GovernanceHeads), which hands over the verified head state.
+ * Pure apart from signature verification: time is an input. The three signatures are verified at once (in
+ * libuv's pool, or on the calling thread when it is one of the vault's signing threads) while the rest is
+ * checked. The governance chain itself is verified by the caller (GovernanceHeads), which hands over the
+ * verified head state. Compiled policies are kept by digest (content-addressed, never stale).
  */
 import { assetInfo, DEFAULT_ASSETS, type AssetRegistry } from '../domain/assets.ts';
 import { parseAmount } from '../domain/amount.ts';
 import { canonicalize, digestOf, type Digest } from '../domain/canonical.ts';
 import { StrongroomError, isStrongroomError, type ErrorCode } from '../domain/errors.ts';
-import { parsePublicKey } from '../domain/keys.ts';
+import { PublicKeyCache, verifySignature } from '../domain/keys.ts';
 import {
   addressBookDestination,
   assertNotFrozen,
   assertPolicyInForce,
   groupsOf,
   ownerOfKey,
-  verifyCurrentSigner,
+  verifyUserSignature,
+  verifyUserSignatureAsync,
   type GovernanceState,
   type GovernanceTransition,
 } from '../governance/index.ts';
@@ -216,7 +219,7 @@ function payloadFromSignedBody(body: string, assets: AssetRegistry): { payload: 
   return { payload, expiresInSeconds };
 }
 
-async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: SignedHttpRequest, assets: AssetRegistry): Promise<void> {
+async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: SignedHttpRequest, assets: AssetRegistry, sync: boolean): Promise<void> {
   if (http.method !== 'POST' || !/^https?:\/\/[^/]+\/v1\/requests$/.test(http.targetUri)) {
     refuse('E_EVIDENCE_INVALID', 'initiator_target', 'the signed HTTP request is not a request submission');
   }
@@ -232,13 +235,14 @@ async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: 
       {
         // Freshness is judged against the request itself: the signature must be from when it was submitted.
         now: Math.floor(created / 1000),
+        ...(sync ? { verify: verifySignature } : {}),
         resolveKey: (keyId) => {
           if (keyId !== r.keyId || ownerOfKey(state, keyId) !== r.initiator) return undefined;
           const key = state.users[r.initiator]!.keys[keyId]!;
           if (key.status !== 'active' || state.users[r.initiator]!.status !== 'active') {
             throw new StrongroomError('E_KEY_REVOKED', 'the initiator key is not active in the governance state');
           }
-          return { alg: key.alg, key: parsePublicKey(key.alg, key.publicKey) };
+          return { alg: key.alg, key: initiatorKeys.get(key.alg, key.publicKey) };
         },
       },
     );
@@ -256,13 +260,34 @@ async function checkInitiator(state: GovernanceState, r: EvidenceRequest, http: 
   }
 }
 
-function checkApprovals(
+/**
+ * Starts verifying every approval's signature at once (libuv's pool, off the event loop); each promise
+ * resolves to the failure, or undefined. `checkApprovals` reads them in order, after each approval's own
+ * field checks, so a refusal names the same approval and reason as checking one by one would.
+ */
+function verifyApprovalSignatures(state: GovernanceState, approvals: readonly TransferApproval[], sync: boolean): Array<Promise<unknown>> {
+  if (!Array.isArray(approvals)) return [];
+  return approvals.map(async (a) => {
+    try {
+      const claim = { userId: a.approver, keyId: a.keyId, signature: a.signature };
+      if (sync) verifyUserSignature(state, claim, transferApprovalBytes(a), a.kind);
+      else await verifyUserSignatureAsync(state, claim, transferApprovalBytes(a), a.kind);
+      return undefined;
+    } catch (e) {
+      return e ?? new Error('approval verification failed');
+    }
+  });
+}
+
+async function checkApprovals(
   state: GovernanceState,
   approvals: readonly TransferApproval[],
   expected: Pick<TransferApprovalStatement, 'requestDigest' | 'policyDigest' | 'contextDigest'>,
-): RecordedApproval[] {
+  signatures: ReadonlyArray<Promise<unknown>>,
+): Promise<RecordedApproval[]> {
   if (!Array.isArray(approvals)) refuse('E_EVIDENCE_INVALID', 'approvals', 'approvals must be an array');
-  return approvals.map((a) => {
+  const out: RecordedApproval[] = [];
+  for (const [i, a] of approvals.entries()) {
     const who = { approver: a?.approver, keyId: a?.keyId };
     for (const k of Object.keys(a ?? {})) {
       if (k !== 'signature' && !(STATEMENT_KEYS as readonly string[]).includes(k)) refuse('E_EVIDENCE_INVALID', 'approval_field', `unknown field ${k}`, who);
@@ -275,17 +300,40 @@ function checkApprovals(
     if (typeof a.signedAt !== 'string' || Number.isNaN(at) || new Date(at).toISOString() !== a.signedAt) {
       refuse('E_EVIDENCE_INVALID', 'approval_time', 'signedAt must be ISO-8601 UTC with milliseconds', who);
     }
-    let signer: { userId: string; groups: string[] };
-    try {
-      signer = verifyCurrentSigner(state, { userId: a.approver, keyId: a.keyId, signature: a.signature }, transferApprovalBytes(a), a.kind);
-    } catch (e) {
-      return refuse('E_EVIDENCE_INVALID', 'approval_signature', `an approval does not verify (${isStrongroomError(e) ? e.code : 'E_INTERNAL'})`, who, e);
+    const failure = await signatures[i];
+    if (failure !== undefined) {
+      refuse('E_EVIDENCE_INVALID', 'approval_signature', `an approval does not verify (${isStrongroomError(failure) ? failure.code : 'E_INTERNAL'})`, who, failure);
     }
-    return { userId: signer.userId, keyId: a.keyId, groups: signer.groups, kind: a.kind, at };
-  });
+    out.push({ userId: a.approver, keyId: a.keyId, groups: groupsOf(state, a.approver), kind: a.kind, at });
+  }
+  return out;
 }
 
+/** Digest and compiled form of policy documents by digest (content-addressed: never stale). */
 const compiled = new Map<Digest, CompiledPolicy>();
+/**
+ * Policy document objects already digested. A caller that hands the same parsed document again (the
+ * service keeps it) costs no canonicalization; the compiled policy is the one made when it was digested.
+ */
+const digested = new WeakMap<object, { digest: Digest; policy: CompiledPolicy }>();
+
+function policyInForce(state: GovernanceState, document: PolicyDocument): { version: number; digest: Digest; policy: CompiledPolicy } {
+  const seen = document !== null && typeof document === 'object' ? digested.get(document) : undefined;
+  const active = state.policies.active;
+  if (seen && active !== null && seen.digest === active.digest) return { version: active.version, digest: seen.digest, policy: seen.policy };
+  const inForce = assertPolicyInForce(state, document);
+  let policy = compiled.get(inForce.digest);
+  if (!policy) {
+    policy = compilePolicy(document);
+    if (compiled.size > 64) compiled.clear();
+    compiled.set(inForce.digest, policy);
+  }
+  digested.set(document, { digest: inForce.digest, policy });
+  return { ...inForce, policy };
+}
+
+/** Parsed initiator keys (parsing a key costs more than verifying with it; keys are immutable). */
+const initiatorKeys = new PublicKeyCache();
 
 /**
  * Checks a bundle against the verified governance head `state`, as of `now` (ms). `walletTier` is the tier
@@ -294,24 +342,56 @@ const compiled = new Map<Digest, CompiledPolicy>();
  * E_QUORUM_INCOMPLETE, E_REQUEST_REJECTED, E_REQUEST_EXPIRED or E_FROZEN.
  */
 export async function checkEvidence(
-  bundle: EvidenceBundle,
+  bundle: Omit<EvidenceBundle, 'governance'>,
   state: GovernanceState,
   now: number,
   walletTier: TierName | undefined,
   assets: AssetRegistry = DEFAULT_ASSETS,
+  options: CheckEvidenceOptions = {},
 ): Promise<Authorization> {
   const r = bundle?.request;
   if (!r || r.type !== 'transfer' || r.tenant !== state.tenant) refuse('E_EVIDENCE_INVALID', 'request', 'not a transfer of this tenant');
-  await checkInitiator(state, r, bundle.initiatorRequest, assets);
-  const requestDigest = evidenceRequestDigest(r);
-
-  const inForce = assertPolicyInForce(state, bundle.policy);
-  let policy = compiled.get(inForce.digest);
-  if (!policy) {
-    policy = compilePolicy(bundle.policy);
-    if (compiled.size > 64) compiled.clear();
-    compiled.set(inForce.digest, policy);
+  // The three signatures are verified at once, off the event loop, while the rest is checked here; refusals
+  // still come in the order of the checks (initiator first, then policy and context, then each approval).
+  const sync = options.verification === 'sync';
+  const initiator = checkInitiator(state, r, bundle.initiatorRequest, assets, sync);
+  initiator.catch(() => undefined); // handled below, possibly after other awaits
+  const signatures = verifyApprovalSignatures(state, bundle.approvals, sync);
+  try {
+    const authorization = await checkRest(bundle, r, state, now, walletTier, options, signatures);
+    await initiator;
+    return authorization;
+  } catch (e) {
+    await initiator;
+    throw e;
+  } finally {
+    // Settle every verification before returning (their failures are read above or superseded).
+    await Promise.all(signatures);
   }
+}
+
+export interface CheckEvidenceOptions {
+  /** Digest of `state` when the caller knows it (the vault's verified head); computed otherwise. */
+  readonly stateDigest?: Digest;
+  /**
+   * 'async' (default): signatures are verified in libuv's thread pool, off the event loop. 'sync': on the
+   * calling thread, for a thread that does nothing else (the vault's signing threads).
+   */
+  readonly verification?: 'async' | 'sync';
+}
+
+async function checkRest(
+  bundle: Omit<EvidenceBundle, 'governance'>,
+  r: EvidenceRequest,
+  state: GovernanceState,
+  now: number,
+  walletTier: TierName | undefined,
+  options: CheckEvidenceOptions,
+  signatures: ReadonlyArray<Promise<unknown>>,
+): Promise<Authorization> {
+  const requestDigest = evidenceRequestDigest(r);
+  const inForce = policyInForce(state, bundle.policy);
+  const policy = inForce.policy;
 
   const context = bundle.context;
   const derived = governanceFacts(state, r, walletTier);
@@ -331,7 +411,7 @@ export async function checkEvidence(
   }
   assertNotFrozen(state, String(r.payload.from));
 
-  const approvals = checkApprovals(state, bundle.approvals, { requestDigest, policyDigest: inForce.digest, contextDigest });
+  const approvals = await checkApprovals(state, bundle.approvals, { requestDigest, policyDigest: inForce.digest, contextDigest }, signatures);
   let approvers: string[] = [];
   if (result.decision === 'workflow') {
     const progress: WorkflowProgress = progressWorkflow(result.workflow!, {
@@ -347,6 +427,6 @@ export async function checkEvidence(
   }
   return {
     requestId: r.id, requestDigest, policyDigest: inForce.digest, policyVersion: inForce.version, contextDigest,
-    governanceHeight: state.height, governanceDigest: digestOf(state), decision: result.decision, ruleId: result.ruleId, approvers,
+    governanceHeight: state.height, governanceDigest: options.stateDigest ?? digestOf(state), decision: result.decision, ruleId: result.ruleId, approvers,
   };
 }

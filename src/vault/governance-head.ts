@@ -11,6 +11,10 @@
  * Rollback: the newest head is kept in memory for the life of the vault process; the stored record is read
  * once per process (its MAC checked). An insider who restores an older, once-valid record while the vault
  * process restarts is out of reach of software alone (a monotonic counter in the HSM would close it).
+ *
+ * Speed: the state at the head is kept too, as a frozen copy of what was verified. Signing presents the
+ * same head for every request; the state is digested once per object presented, not once per request, and
+ * every check reads the vault's own copy.
  */
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { Digest } from '../domain/canonical.ts';
@@ -73,13 +77,28 @@ export interface GovernanceHeadsOptions {
   now(): Date;
 }
 
+/**
+ * The state at a tenant's recorded head, as this process verified it: a frozen copy, its chain and record,
+ * and the object last presented for it (a caller that presents the same object again, unchanged head, no
+ * transitions, is not re-digested: the vault decides with its own copy anyway).
+ */
+interface VerifiedHead {
+  readonly height: number;
+  readonly digest: Digest;
+  readonly result: AcceptResult;
+  presented: object | undefined;
+}
+
 /** One tracker per tenant, loaded once and then kept: forward only. */
 export class GovernanceHeads {
   readonly #options: GovernanceHeadsOptions;
   readonly #trackers = new Map<string, GovernanceHeadTracker>();
+  readonly #verified = new Map<string, VerifiedHead>();
   /** The newest head seen by this process, kept when a seal drops the trackers (and their MAC keys). */
   readonly #floors = new Map<string, GovernanceHead>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Accepts queued or running: while any is, nothing is answered from the kept head (order is kept). */
+  #pending = 0;
 
   constructor(options: GovernanceHeadsOptions) {
     this.#options = options;
@@ -92,19 +111,28 @@ export class GovernanceHeads {
 
   /**
    * Verifies `proof` and moves the head to `newHead` (see GovernanceHeadTracker.accept), persisting the
-   * record. Serialized, so two concurrent accepts cannot interleave.
+   * record. Serialized, so two concurrent accepts cannot interleave. A claim of exactly the head verified
+   * last, with the same state object and no transitions, is answered from the kept result (see `#known`)
+   * when no other accept is queued: the signing path presents the same head for every request.
    */
   accept(tenant: string, newHead: { height: number; digest: Digest }, proof: GovernanceChainProof): Promise<AcceptResult> {
+    const known = this.#pending === 0 ? this.#known(tenant, newHead, proof) : undefined;
+    if (known) return Promise.resolve(known);
+    this.#pending++;
     const run = this.#queue.then(async () => {
-      const tracker = await this.#tracker(tenant);
-      const before = tracker.head;
-      const result = tracker.accept(newHead, proof, { now: this.#options.now().getTime() });
-      const { mac: _mac, ...head } = result.record;
-      this.#floors.set(tenant, head);
-      if (before === null || before.digest !== result.record.digest) {
-        await this.#options.storage.put(result.record, this.#options.now().toISOString());
+      try {
+        const tracker = await this.#tracker(tenant);
+        const before = tracker.head;
+        const result = tracker.accept(newHead, proof, { now: this.#options.now().getTime() });
+        const { mac: _mac, ...head } = result.record;
+        this.#floors.set(tenant, head);
+        if (before === null || before.digest !== result.record.digest) {
+          await this.#options.storage.put(result.record, this.#options.now().toISOString());
+        }
+        return this.#keep(tenant, result, proof);
+      } finally {
+        this.#pending--;
       }
-      return result;
     });
     this.#queue = run.catch(() => undefined);
     return run;
@@ -112,8 +140,44 @@ export class GovernanceHeads {
 
   /** Drops cached trackers and their MAC keys (on seal); the head itself stays as a floor. */
   forget(tenant?: string): void {
-    if (tenant === undefined) this.#trackers.clear();
-    else this.#trackers.delete(tenant);
+    if (tenant === undefined) {
+      this.#trackers.clear();
+      this.#verified.clear();
+    } else {
+      this.#trackers.delete(tenant);
+      this.#verified.delete(tenant);
+    }
+  }
+
+  /**
+   * The kept result when `proof` claims exactly the head this process verified last, with no transitions,
+   * presented as the same object as before. Anything else (another head, transitions, a new object: e.g.
+   * a state re-read because its stored text changed) goes through the tracker and is verified.
+   */
+  #known(tenant: string, newHead: { height: number; digest: Digest }, proof: GovernanceChainProof): AcceptResult | undefined {
+    const v = this.#verified.get(tenant);
+    const tracker = this.#trackers.get(tenant);
+    if (!v || !tracker || tracker.head?.digest !== v.digest || tracker.head.height !== v.height) return undefined;
+    if (newHead?.height !== v.height || newHead.digest !== v.digest) return undefined;
+    if (proof === null || typeof proof !== 'object' || !('from' in proof) || proof.from !== v.presented) return undefined;
+    if (!Array.isArray(proof.transitions) || proof.transitions.length !== 0) return undefined;
+    return v.result;
+  }
+
+  /** Keeps a frozen copy of the verified head state (the checks that follow read this copy, not the caller's). */
+  #keep(tenant: string, result: AcceptResult, proof: GovernanceChainProof): AcceptResult {
+    const prior = this.#verified.get(tenant);
+    const presented = 'from' in proof && proof.transitions.length === 0 ? (proof.from as object) : undefined;
+    if (prior && prior.digest === result.chain.headDigest && prior.height === result.record.height) {
+      prior.presented = presented;
+      return prior.result;
+    }
+    const kept: AcceptResult = {
+      record: Object.freeze({ ...result.record }),
+      chain: Object.freeze({ ...result.chain, head: deepFreeze(structuredClone(result.chain.head)), digests: Object.freeze([...result.chain.digests]) }),
+    };
+    this.#verified.set(tenant, { height: result.record.height, digest: result.chain.headDigest, result: kept, presented });
+    return kept;
   }
 
   async #tracker(tenant: string): Promise<GovernanceHeadTracker> {
@@ -136,4 +200,12 @@ export class GovernanceHeads {
     this.#trackers.set(tenant, tracker);
     return tracker;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

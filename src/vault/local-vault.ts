@@ -13,7 +13,7 @@ import { auditKeyBinding, generateAuditKey, signWithAuditKey } from './audit-key
 import { fromBase64, wipe } from './bytes.ts';
 import { openCryptogram, sealCryptogram } from './cryptogram.ts';
 import { buildExportFile } from './export-file.ts';
-import { checkEvidence, type Authorization, type EvidenceBundle } from './evidence.ts';
+import type { Authorization, EvidenceBundle } from './evidence.ts';
 import { GovernanceHeads, headMacFromAuditSecret, headStorageInVaultKeys } from './governance-head.ts';
 import { isStrongroomError } from '../domain/errors.ts';
 import type { GovernanceHead } from '../governance/index.ts';
@@ -22,18 +22,20 @@ import { vaultAssets, withdrawalIntent, type VaultChainsConfig } from './intents
 import type { AssetRegistry } from '../domain/assets.ts';
 import type { HDKey } from './hd.ts';
 import { signBitcoinPsbt } from './signers/bitcoin-signer.ts';
-import { signEvmTransaction } from './signers/evm-signer.ts';
+import { SigningWorkers } from './signing-workers.ts';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Seal } from './seal/seal.ts';
 import type { QuorumParameters, SealDriver, TenantSeal } from './seal-driver.ts';
+import { WalletMaker } from './wallet-workers.ts';
 import {
-  generateWalletSecret,
   masterOfSecret,
   publicInfoOfSecret,
   secretFromMnemonic,
   secretFromXprv,
   utf8Bytes,
   walletBinding,
+  type SeedSource,
+  type WalletPublicInfo,
 } from './wallets.ts';
 import type {
   AcceptGovernanceHeadParameters,
@@ -76,6 +78,21 @@ export interface LocalVaultOptions {
   /** Networks, chain id, tokens and default fee caps the vault builds approved intents from (its own configuration). */
   chains?: VaultChainsConfig;
   now?: () => Date;
+  /**
+   * Seeds of wallets `createWallet` makes (wallets.ts): 'csprng' (default), a 256-bit BIP32 seed from the
+   * CSPRNG, whose backup is its cryptogram (no mnemonic is ever shown); or 'bip39', a BIP39 mnemonic's
+   * PBKDF2 seed. Imports always take a mnemonic or an xprv.
+   */
+  walletSeeds?: SeedSource;
+  /** Worker threads for concurrent wallet creation (wallet-workers.ts); 0 keeps it on the event loop. */
+  walletWorkers?: number;
+  /**
+   * Worker threads for a rewrap's per-row crypto (rewrap.ts); 0 keeps it on the event loop. Default: one
+   * per core for large jobs on the software seal.
+   */
+  rewrapWorkers?: number;
+  /** Worker threads that derive keys and sign withdrawals (signing-workers.ts); 0 keeps it on the event loop. */
+  signingWorkers?: number;
 }
 
 const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -93,6 +110,12 @@ export class LocalVault implements Vault {
   readonly #seals = new Map<string, Promise<TenantSeal>>();
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #governance: GovernanceHeads;
+  readonly #walletMaker: WalletMaker;
+  readonly #rewrapWorkers: number | undefined;
+  readonly #signing: SigningWorkers;
+  readonly #walletReads = new Map<string, Promise<WalletRecord | undefined>>();
+  /** createWallet calls in flight (wallet-workers.ts starts its threads when there are several). */
+  #creating = 0;
 
   constructor(options: LocalVaultOptions) {
     this.#storage = options.storage;
@@ -103,6 +126,17 @@ export class LocalVault implements Vault {
     this.#chains = options.chains;
     this.#assets = vaultAssets(options.chains);
     this.#now = options.now ?? (() => new Date());
+    this.#signing = new SigningWorkers({
+      chains: options.chains,
+      assets: this.#assets,
+      ...(options.signingWorkers !== undefined ? { workers: options.signingWorkers } : {}),
+    });
+    this.#rewrapWorkers = options.rewrapWorkers;
+    this.#walletMaker = new WalletMaker({
+      seeds: options.walletSeeds ?? 'csprng',
+      network: this.#network,
+      ...(options.walletWorkers !== undefined ? { workers: options.walletWorkers } : {}),
+    });
     this.#governance = new GovernanceHeads({
       storage: headStorageInVaultKeys(this.#storage),
       macFor: (tenant) => this.#headMac(tenant),
@@ -207,6 +241,7 @@ export class LocalVault implements Vault {
         ...(params.onProgress ? { onProgress: params.onProgress } : {}),
         record: (action, payload) => this.#record(tenant, params, action, payload),
         retire: (ref) => ts.retire(ref),
+        ...(this.#rewrapWorkers !== undefined ? { workers: this.#rewrapWorkers } : {}),
       });
     });
   }
@@ -214,10 +249,15 @@ export class LocalVault implements Vault {
   // ---------------------------------------------------------------------------------------- wallets
 
   async createWallet(tenant: string, params: CreateWalletParameters): Promise<WalletInfo> {
-    const { seal, walletId, tier, label } = await this.#prepareWallet(tenant, params);
-    await this.#record(tenant, params, 'vault.wallet.create', { walletId, tier, label });
-    const secret = await generateWalletSecret();
-    return this.#storeWallet(tenant, seal, { walletId, tier, label }, secret);
+    this.#creating++;
+    try {
+      const { seal, walletId, tier, label } = await this.#prepareWallet(tenant, params);
+      await this.#record(tenant, params, 'vault.wallet.create', { walletId, tier, label });
+      const { secret, info } = await this.#walletMaker.make(this.#creating);
+      return await this.#storeWallet(tenant, seal, { walletId, tier, label }, secret, info);
+    } finally {
+      this.#creating--;
+    }
   }
 
   async importWallet(tenant: string, params: ImportWalletParameters): Promise<WalletInfo> {
@@ -337,18 +377,21 @@ export class LocalVault implements Vault {
       const intent = withdrawalIntent(bundle.request.payload, this.#chains, this.#assets);
       const seal = requireUnsealed(await this.#open(tenant));
       const secret = await openCryptogram(seal, walletBinding(tenant, wallet.walletId), wallet.cryptogram);
-      let master: HDKey | undefined;
       try {
-        master = masterOfSecret(secret, this.#network) as HDKey;
         if (intent.chain === 'bitcoin') {
-          const r = signBitcoinPsbt({ master, psbt: fromBase64(params.unsignedPayload, 'unsignedPayload'), intent });
-          return { authorization, chain: 'bitcoin' as const, rawTx: bytesToHex(r.rawTx), txid: r.txid, fee: r.summary.fee.toString() };
+          const master = masterOfSecret(secret, this.#network) as HDKey;
+          try {
+            const r = signBitcoinPsbt({ master, psbt: fromBase64(params.unsignedPayload, 'unsignedPayload'), intent });
+            return { authorization, chain: 'bitcoin' as const, rawTx: bytesToHex(r.rawTx), txid: r.txid, fee: r.summary.fee.toString() };
+          } finally {
+            master.wipePrivateData();
+          }
         }
-        const r = signEvmTransaction({ master, unsignedTx: params.unsignedPayload, intent });
-        const q = r.summary.request;
-        return { authorization, chain: 'ethereum' as const, rawTx: r.rawTx, txid: r.hash, fee: (q.gasLimit * q.maxFeePerGas).toString() };
+        // Derivation and signing run on the signing threads (the secret is copied there and wiped).
+        const walletKey = `${tenant}\n${wallet.walletId}\n${digestOfBytes(wallet.cryptogram)}`;
+        const r = await this.#signing.signEvm({ wallet: walletKey, unsignedTx: params.unsignedPayload, intent }, secret);
+        return { authorization, chain: 'ethereum' as const, rawTx: r.rawTx, txid: r.hash, fee: r.maxFee };
       } finally {
-        master?.wipePrivateData();
         wipe(secret);
       }
     });
@@ -357,14 +400,30 @@ export class LocalVault implements Vault {
     return signed;
   }
 
-  /** Verifies the governance chain to the bundle's head and checks the evidence against it. */
+  /**
+   * Verifies the governance chain to the bundle's head (GovernanceHeads keeps the verified head state), then
+   * checks the evidence against that state on a signing thread (signing-workers.ts).
+   */
   async #checkBundle(tenant: string, bundle: EvidenceBundle): Promise<{ authorization: Authorization; wallet: WalletRecord | undefined }> {
     const g = bundle.governance;
     const { chain } = await this.#governance.accept(tenant, g.head, { from: g.from, transitions: g.transitions });
     const walletId = String(bundle.request?.payload?.from ?? '');
-    const wallet = await this.#storage.getWallet(tenant, walletId);
-    const authorization = await checkEvidence(bundle, chain.head, this.#now().getTime(), wallet?.tier, this.#assets);
+    const wallet = await this.#walletRecord(tenant, walletId);
+    const authorization = await this.#signing.check({
+      state: chain.head, stateDigest: chain.headDigest, bundle, walletTier: wallet?.tier, now: this.#now().getTime(),
+    });
     return { authorization, wallet };
+  }
+
+  /** A wallet record, read once per turn of the event loop however many signatures ask for it. */
+  #walletRecord(tenant: string, walletId: string): Promise<WalletRecord | undefined> {
+    const key = `${tenant}\n${walletId}`;
+    let read = this.#walletReads.get(key);
+    if (!read) {
+      if (this.#walletReads.size === 0) setImmediate(() => this.#walletReads.clear());
+      this.#walletReads.set(key, (read = this.#storage.getWallet(tenant, walletId)));
+    }
+    return read;
   }
 
   /** Runs `fn`; a refusal is audited as `action` (code and reason only) before it is thrown. */
@@ -380,6 +439,8 @@ export class LocalVault implements Vault {
   }
 
   async close(): Promise<void> {
+    await this.#signing.close();
+    await this.#walletMaker.close();
     const all = [...this.#seals.values()];
     this.#seals.clear();
     for (const p of all) await (await p.catch(() => undefined))?.close();
@@ -509,9 +570,10 @@ export class LocalVault implements Vault {
     seal: Seal,
     meta: { walletId: string; tier: WalletTier; label: string },
     secret: Uint8Array,
+    derived?: WalletPublicInfo,
   ): Promise<WalletInfo> {
     try {
-      const info = publicInfoOfSecret(secret, this.#network);
+      const info = derived ?? publicInfoOfSecret(secret, this.#network);
       const cryptogram = await sealCryptogram(seal, walletBinding(tenant, meta.walletId), secret);
       const record: WalletRecord = {
         tenant,

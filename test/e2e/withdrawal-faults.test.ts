@@ -17,6 +17,7 @@ import type { ChainsConfig } from '../../src/service/chains-config.ts';
 import { deriveWalletAddress } from '../../src/service/wallet-addresses.ts';
 import { startVaultServer, type VaultServer } from '../../src/vault/vault-server.ts';
 import { DIALECTS } from '../support/databases.ts';
+import { waitFor } from '../support/wait.ts';
 import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
 import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.ts';
 
@@ -45,16 +46,6 @@ afterAll(async () => {
   dev?.close();
   await anvil?.stop();
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`withdrawal faults on ${dialect}`, () => {

@@ -13,6 +13,7 @@ import { bitcoinNetwork } from '../../src/chains/bitcoin/network.ts';
 import { parseRawTx } from '../../src/chains/bitcoin/raw-block.ts';
 import type { PolicyDocument } from '../../src/policy/index.ts';
 import { DIALECTS } from '../support/databases.ts';
+import { waitFor } from '../support/wait.ts';
 import { send } from '../support/app.ts';
 import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
 
@@ -36,16 +37,6 @@ beforeAll(async () => {
   await node.mine(BCOIN_REGTEST_SEGWIT_HEIGHT + 8, BURN);
 });
 afterAll(async () => node?.stop());
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const DEST_SCRIPT = Buffer.from(p2wpkh(hexToBytes('02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5'), bitcoinNetwork(NET)).script).toString('hex');
 

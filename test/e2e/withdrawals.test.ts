@@ -11,6 +11,7 @@ import { createEvmRpc, type EvmRpc } from '../../src/chains/evm/rpc.ts';
 import type { PolicyDocument } from '../../src/policy/index.ts';
 import { deriveWalletAddress } from '../../src/service/wallet-addresses.ts';
 import { DIALECTS } from '../support/databases.ts';
+import { waitFor } from '../support/wait.ts';
 import { fingerprint, send } from '../support/app.ts';
 import { toChecksumAddress } from '../../src/chains/evm/address.ts';
 import { startGovernedApp, WALLET, type GovernedApp } from '../support/governed-app.ts';
@@ -48,16 +49,6 @@ afterAll(async () => {
   dev?.close();
   await anvil?.stop();
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`withdrawals on ${dialect}`, () => {
@@ -155,6 +146,7 @@ for (const dialect of DIALECTS) {
         const done = (await send(g.t, 'GET', `/v1/requests/${id}/execution`, { signer: g.tina.signer })).body;
         expect(done.txid).toBe(bumped.body.txid);
         expect(done.replaced).toEqual([first.txid]);
+        expect(done.summary).toContain('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed');
         expect((await rpc.getBalance(DEST)) - before).toBe(ETH / 20n);
         expect(await rpc.getTransactionCount(sender, 'latest')).toBe(nonce + 1);
         expect(await rpc.getTransactionReceipt(first.txid)).toBeUndefined();

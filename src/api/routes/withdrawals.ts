@@ -13,6 +13,7 @@ const ExecutionView = Type.Object({
   blockHeight: Type.Union([Type.Number(), Type.Null()]),
   replaced: Type.Array(Type.String()),
   error: Type.Union([Type.String(), Type.Null()]),
+  summary: Type.Union([Type.String({ description: 'what the stored unsigned transaction does, decoded from its bytes' }), Type.Null()]),
 });
 
 /** The execution of an approved withdrawal: its transaction, and fee bumps while it is unconfirmed. */

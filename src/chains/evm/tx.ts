@@ -151,7 +151,11 @@ export interface EvmTxSummary {
 
 /** Summary of an unsigned payload; calls outside `allowList` are refused (`E_POLICY_DENIED`). */
 export function summarizeEvmTx(unsignedTx: string, allowList: readonly KnownCall[]): EvmTxSummary {
-  const { request } = parseUnsignedEvmTx(unsignedTx);
+  return summarizeParsedEvmTx(parseUnsignedEvmTx(unsignedTx).request, allowList);
+}
+
+/** `summarizeEvmTx` of a payload already parsed by `parseUnsignedEvmTx` (a signer parses it once). */
+export function summarizeParsedEvmTx(request: EvmTxRequest, allowList: readonly KnownCall[]): EvmTxSummary {
   const call = request.data === '0x' ? undefined : decodeCalldata(request.data, allowList);
   const maxFee = request.gasLimit * request.maxFeePerGas;
   const what = call

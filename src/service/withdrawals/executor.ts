@@ -16,6 +16,9 @@
 import { digestOf } from '../../domain/canonical.ts';
 import { StrongroomError, isStrongroomError, type ErrorCode } from '../../domain/errors.ts';
 import type { AssetRegistry } from '../../domain/assets.ts';
+import { summarizePsbt } from '../../chains/bitcoin/psbt-summary.ts';
+import type { BitcoinNetworkName } from '../../chains/bitcoin/network.ts';
+import { summarizeEvmTx } from '../../chains/evm/tx.ts';
 import type { Database } from '../../store/database.ts';
 import { executionsRepository, type BitcoinTracking, type Execution, type ReplacedTx } from '../../store/repositories/executions-repository.ts';
 import { evidenceRepository } from '../../store/repositories/evidence-repository.ts';
@@ -34,6 +37,17 @@ import { PermanentJobError, runWorker, type JobContext } from '../workers/job-ru
 import type { ChainAdapter, TrackResult, WithdrawalOrder } from './adapter.ts';
 
 export const EXECUTE_JOB = 'withdrawal.execute';
+
+/** What the stored unsigned payload does, decoded from its bytes (the same reading the vault makes before signing). */
+function summaryOf(e: Execution, network: BitcoinNetworkName): string | null {
+  if (!e.unsignedPayload) return null;
+  try {
+    if (e.chain === 'bitcoin') return summarizePsbt(Buffer.from(e.unsignedPayload, 'base64'), network).text;
+    return summarizeEvmTx(e.unsignedPayload, ['transfer']).text;
+  } catch {
+    return null;
+  }
+}
 
 /** Refusals that retrying cannot change: the request fails. Anything else (sealed vault, node down) is retried. */
 const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -180,7 +194,7 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
   const storedPayloads = readBatcher<{ tenant: string; id: string }, { chain: string; unsignedPayload: string }>(async (keys) => {
     const found = new Map<string, { chain: string; unsignedPayload: string }>();
     for (const tenant of new Set(keys.map((k) => k.tenant))) {
-      const rows = await evidenceRepository.executions(db, tenant, keys.filter((k) => k.tenant === tenant).map((k) => k.id));
+      const rows = await evidenceRepository.payloads(db, tenant, keys.filter((k) => k.tenant === tenant).map((k) => k.id));
       for (const r of rows.values()) found.set(`${tenant} ${r.request_id}`, { chain: r.chain, unsignedPayload: r.unsigned_payload });
     }
     return keys.map((k) => found.get(`${k.tenant} ${k.id}`) ?? new StrongroomError('E_INTERNAL', 'a signing request has no stored payload'));
@@ -388,6 +402,7 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
         try {
           await dispatch();
           await track();
+          await executionsRepository.reviveStalled(db, EXECUTE_JOB, 60_000);
         } catch (e) {
           onError(e);
         }
@@ -407,7 +422,7 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     if (!e || e.tenantId !== p.tenant) throw new StrongroomError('E_NOT_FOUND', 'no execution for this request');
     return {
       requestId, chain: e.chain, state: e.state, txid: e.txid, fee: e.fee, feeCap: e.feeCap, blockHeight: e.blockHeight,
-      replaced: (e.tracking.replaced ?? []).map((r) => r.txid), error: e.error,
+      replaced: (e.tracking.replaced ?? []).map((r) => r.txid), error: e.error, summary: summaryOf(e, deps.chains.bitcoin?.network ?? 'mainnet'),
     };
   }
 

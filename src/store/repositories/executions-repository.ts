@@ -109,6 +109,24 @@ export const executionsRepository = {
     return Number(r.numUpdatedRows) === 1;
   },
 
+  /**
+   * Requeues the dead-lettered jobs of requests still on their way (approved, signing, signed): their
+   * failures were transient (a sealed vault, a node down for long), since a permanent one fails the request.
+   * Only jobs dead for at least `idleMs`, so a long outage costs a retry every `idleMs`, not a busy loop.
+   */
+  async reviveStalled(q: Queryable, kind: string, idleMs: number, now = Date.now()): Promise<number> {
+    const j = q as unknown as Kysely<Schema & { jobs: { kind: string; key: string; state: string; attempts: number; run_after: number; updated_at: string } }>;
+    const r = await j
+      .updateTable('jobs')
+      .set({ state: 'queued', attempts: 0, run_after: now, updated_at: new Date(now).toISOString() })
+      .where('kind', '=', kind)
+      .where('state', '=', 'dead')
+      .where('updated_at', '<', new Date(now - idleMs).toISOString())
+      .where('key', 'in', j.selectFrom('requests').select('id').where('status', 'in', ['approved', 'signing', 'signed']))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  },
+
   /** Approved requests (every tenant) that have no execution job yet, oldest first. */
   async approvedWithoutJob(q: Queryable, kind: string, limit = 500): Promise<Array<{ id: string; tenant_id: string }>> {
     return (q as unknown as Kysely<Schema & { jobs: { kind: string; key: string } }>)

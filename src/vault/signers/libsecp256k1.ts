@@ -76,6 +76,18 @@ export function ecdsaVerifyDigest(signature: Uint8Array, digest: Uint8Array, pub
   }
 }
 
+/**
+ * The public key (65 bytes, uncompressed) that made `signature` (r || s) with recovery id `recid` over a
+ * 32-byte digest, or undefined when none does.
+ */
+export function ecdsaRecoverDigest(signature: Uint8Array, recid: number, digest: Uint8Array): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(load().ecdsaRecover(signature, recid, digest, false));
+  } catch {
+    return undefined;
+  }
+}
+
 export function publicKeyOf(privateKey: Uint8Array, compressed = true): Uint8Array {
   return Uint8Array.from(load().publicKeyCreate(privateKey, compressed));
 }
