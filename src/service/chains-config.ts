@@ -17,6 +17,10 @@ export type { VaultChainsConfig };
 
 export interface BitcoinChainConfig {
   readonly network: BitcoinNetworkName;
+  /**
+   * The node must keep a transaction index (Bitcoin Core `-txindex`, bcoin `--index-tx`): tracking asks it for
+   * confirmed transactions by txid, and without the index a confirmed withdrawal would look unknown.
+   */
   readonly rpc: BitcoinRpcConfig;
   /** Blocks deep before a deposit is credited or a withdrawal confirmed (default 1). */
   readonly confirmations?: number;

@@ -159,7 +159,7 @@ export class GovernanceHeads {
     const tracker = this.#trackers.get(tenant);
     if (!v || !tracker || tracker.head?.digest !== v.digest || tracker.head.height !== v.height) return undefined;
     if (newHead?.height !== v.height || newHead.digest !== v.digest) return undefined;
-    if (proof === null || typeof proof !== 'object' || !('from' in proof) || proof.from !== v.presented) return undefined;
+    if (proof === null || typeof proof !== 'object' || !('from' in proof) || v.presented === undefined || typeof proof.from !== 'object' || proof.from !== v.presented) return undefined;
     if (!Array.isArray(proof.transitions) || proof.transitions.length !== 0) return undefined;
     return v.result;
   }

@@ -358,7 +358,8 @@ export class LocalVault implements Vault {
     return { tenant: record.tenant, genesis: record.genesis, height: record.height, digest: record.digest };
   }
 
-  async authorize(tenant: string, bundle: EvidenceBundle & Actor): Promise<Authorization> {
+  async authorize(tenant: string, presented: EvidenceBundle & Actor): Promise<Authorization> {
+    const bundle = ownCopy(presented);
     checkTenant(tenant);
     const authorization = await this.#refusalsAudited(tenant, bundle, bundle, 'vault.authorize.refused', async () => (await this.#checkBundle(tenant, bundle)).authorization);
     await this.#record(tenant, bundle, 'vault.authorize', authorization);
@@ -367,7 +368,7 @@ export class LocalVault implements Vault {
 
   async signWithdrawal(tenant: string, params: SignWithdrawalParameters): Promise<SignedWithdrawal> {
     checkTenant(tenant);
-    const bundle = params?.evidence;
+    const bundle = ownCopy(params?.evidence);
     const signed = await this.#refusalsAudited(tenant, params, bundle, 'vault.sign.refused', async () => {
       if (typeof params.unsignedPayload !== 'string' || params.unsignedPayload.length === 0 || params.unsignedPayload.length > 1_000_000) {
         throw new StrongroomError('E_VALIDATION', 'unsignedPayload must be a non-empty string', { details: { parameter: 'unsignedPayload' } });
@@ -650,4 +651,20 @@ function toQuorum(q: QuorumParameters): QuorumParameters {
   throw new StrongroomError('E_QUORUM_INCOMPLETE', 'an export needs the custodians\u2019 quorum (shares, or key components)', {
     details: { parameter: 'quorum' },
   });
+}
+
+/**
+ * The vault checks and signs from its own copy of what the caller handed over (in process, the caller keeps
+ * references and could change a field between the check and its use). The governance proof and the policy
+ * are not copied: only the vault's own verified copies of those are used.
+ */
+function ownCopy<B extends EvidenceBundle | undefined>(b: B): B {
+  if (b === null || typeof b !== 'object') return b;
+  return {
+    ...b,
+    request: structuredClone(b.request),
+    initiatorRequest: structuredClone(b.initiatorRequest),
+    context: structuredClone(b.context),
+    approvals: structuredClone(b.approvals),
+  };
 }

@@ -42,15 +42,24 @@ export function bitcoinAdapter(config: BitcoinChainConfig, rpc: BitcoinRpc): Cha
         if (a.kind === 'p2tr' && config.spendTaproot === false) continue;
         utxos.push({ txid: c.txid, vout: c.vout, amount: c.value, script: c.script, kind: a.kind, publicKey: hexToBytes(a.publicKey), path: a.path });
       }
-      if (utxos.length === 0) {
-        throw new StrongroomError('E_INSUFFICIENT_FUNDS', 'the wallet has no confirmed, unlocked coins', { details: { walletId: o.wallet.walletId } });
-      }
+      // Short now, but coins locked by withdrawals in flight will come back as change: wait (retried), not fail.
+      const short = async (message: string) =>
+        (await utxoRepository.hasLocked(trx, wallet))
+          ? new StrongroomError('E_UTXO_UNAVAILABLE', `${message}; coins locked by withdrawals in flight may free enough`, { details: { walletId: o.wallet.walletId } })
+          : new StrongroomError('E_INSUFFICIENT_FUNDS', message, { details: { walletId: o.wallet.walletId } });
+      if (utxos.length === 0) throw await short('the wallet has no confirmed, unlocked coins');
       const change = await nextWalletAddress(trx, o.tenantId, o.wallet, 'p2wpkh', 1, config.network, o.at);
-      const built = buildPsbt({
-        network: config.network, utxos, outputs: [{ address: o.destination, amount: o.amount }],
-        change: { kind: 'p2wpkh', publicKey: hexToBytes(change.publicKey), path: change.path, script: hexToBytes(change.script) },
-        masterFingerprint: o.wallet.fingerprint, feeRate: facts.feeRate, feeRateFloor: floor, feeRateCap: cap, tipHeight: facts.tipHeight,
-      });
+      let built: ReturnType<typeof buildPsbt>;
+      try {
+        built = buildPsbt({
+          network: config.network, utxos, outputs: [{ address: o.destination, amount: o.amount }],
+          change: { kind: 'p2wpkh', publicKey: hexToBytes(change.publicKey), path: change.path, script: hexToBytes(change.script) },
+          masterFingerprint: o.wallet.fingerprint, feeRate: facts.feeRate, feeRateFloor: floor, feeRateCap: cap, tipHeight: facts.tipHeight,
+        });
+      } catch (e) {
+        if (isStrongroomError(e, 'E_INSUFFICIENT_FUNDS')) throw await short(e.message);
+        throw e;
+      }
       if (built.fee > o.feeCap) {
         throw new StrongroomError('E_FEE_TOO_HIGH', `the fee (${built.fee} sat) is above the cap (${o.feeCap} sat)`, {
           details: { fee: built.fee.toString(), feeCap: o.feeCap.toString() },

@@ -9,7 +9,7 @@ import { parseEvmAddress } from '../../chains/evm/address.ts';
 import type { EvmRpc } from '../../chains/evm/rpc.ts';
 import { buildErc20Transfer, buildEthTransfer, bumpEvmFees, type EvmFees } from '../../chains/evm/tx.ts';
 import { assetInfo, type AssetRegistry } from '../../domain/assets.ts';
-import { StrongroomError } from '../../domain/errors.ts';
+import { StrongroomError, isStrongroomError } from '../../domain/errors.ts';
 import type { EvmTracking, Execution } from '../../store/repositories/executions-repository.ts';
 import { evmNonceRepository } from '../../store/repositories/evm-nonce-repository.ts';
 import type { Trx } from '../audited-writer.ts';
@@ -66,7 +66,14 @@ export function evmAdapter(config: EvmChainConfig, rpc: EvmRpc, assets: AssetReg
     },
 
     async broadcast(e: Execution) {
-      await broadcastEvm(rpc, e.signedTx!);
+      try {
+        await broadcastEvm(rpc, e.signedTx!);
+      } catch (err) {
+        // The nonce is taken (mined or pending) by another transaction: tracking by (sender, nonce) decides;
+        // only a confirmed conflict fails the withdrawal.
+        if (isStrongroomError(err, 'E_CHAIN_RPC') && err.details.reason === 'conflict') return;
+        throw err;
+      }
     },
 
     async track(e: Execution): Promise<TrackResult> {

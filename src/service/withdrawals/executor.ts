@@ -53,7 +53,7 @@ function summaryOf(e: Execution, network: BitcoinNetworkName): string | null {
 const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_EVIDENCE_INVALID', 'E_POLICY_DENIED', 'E_QUORUM_INCOMPLETE', 'E_REQUEST_REJECTED', 'E_REQUEST_EXPIRED', 'E_FROZEN',
   'E_INSUFFICIENT_FUNDS', 'E_FEE_TOO_HIGH', 'E_ADDRESS_INVALID', 'E_ADDRESS_LOOKALIKE', 'E_UNKNOWN_ASSET', 'E_VALIDATION',
-  'E_UTXO_UNAVAILABLE', 'E_CHAIN_NOT_CONFIGURED', 'E_NOT_FOUND', 'E_CRYPTOGRAM_INVALID',
+  'E_CHAIN_NOT_CONFIGURED', 'E_NOT_FOUND', 'E_CRYPTOGRAM_INVALID',
 ]);
 
 export interface WithdrawalExecutorDeps {
@@ -128,15 +128,17 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     });
   }
 
-  async function fail(tenant: string, requestId: string, from: string, e: unknown, ctx?: JobContext): Promise<void> {
+  async function fail(tenant: string, requestId: string, from: string, e: unknown, ctx?: JobContext, trackedTxid?: string): Promise<void> {
     const code = isStrongroomError(e) ? e.code : 'E_INTERNAL';
     const error = `${code}: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500);
     const at = now().toISOString();
     await transition(tenant, requestId, from, 'failed', ctx, { code }, async (trx) => {
+      if (trackedTxid !== undefined) await currentOrConflict(trx, { requestId, txid: trackedTxid });
       if (await executionsRepository.get(trx, requestId)) await executionsRepository.update(trx, requestId, { state: 'failed', error }, at);
       else await recordFailureBeforeBuild(trx, tenant, requestId, error, at);
       // Coins and the nonce of a withdrawal that never reached the network are free again.
-      if (from === 'approved' || from === 'signing' || from === 'signed') {
+      // (Not from `signed`: those bytes may already be on the network.)
+      if (from === 'approved' || from === 'signing') {
         await utxoRepository.release(trx, requestId, at);
         await evmNonceRepository.release(trx, requestId);
       }
@@ -272,6 +274,12 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
     return n;
   }
 
+  /** Inside a tracking result's transaction: refuses (E_CONFLICT, rolled back) if a bump replaced the tracked transaction. */
+  async function currentOrConflict(trx: Trx, tracked: Pick<Execution, 'requestId' | 'txid'>): Promise<void> {
+    const now_ = await executionsRepository.get(trx, tracked.requestId);
+    if (now_?.txid !== tracked.txid) throw new StrongroomError('E_CONFLICT', 'the withdrawal was replaced while it was tracked');
+  }
+
   /** Every transaction a withdrawal broadcast: the current one first, then those a fee bump replaced. */
   function candidatesOf(exec: Execution): ReplacedTx[] {
     return [{ txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' }, ...(exec.tracking.replaced ?? [])];
@@ -299,9 +307,12 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
   /** Checks every broadcast withdrawal once: confirms, fails on a confirmed conflict, re-sends dropped ones. */
   async function track(): Promise<{ confirmed: number; failed: number; pending: number }> {
     const out = { confirmed: 0, failed: 0, pending: 0 };
-    for (const exec of await executionsRepository.inStates(db, ['broadcast'])) {
-      const adapter = deps.adapters[exec.chain];
+    for (const listed of await executionsRepository.inStates(db, ['broadcast'])) {
+      const adapter = deps.adapters[listed.chain];
       if (!adapter) continue;
+      // Read again right before asking the node: a fee bump may have replaced the transaction meanwhile.
+      const exec = await executionsRepository.get(db, listed.requestId);
+      if (!exec || exec.state !== 'broadcast') continue;
       let r: TrackResult & { winner?: ReplacedTx };
       try {
         r = await trackAll(adapter, exec);
@@ -322,6 +333,7 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
         const result = r;
         const winner = r.winner!;
         const moved = await transition(exec.tenantId, exec.requestId, 'broadcast', 'confirmed', undefined, { txid: winner.txid, blockHeight: result.blockHeight }, async (trx) => {
+          await currentOrConflict(trx, exec);
           await executionsRepository.update(
             trx, exec.requestId,
             {
@@ -332,11 +344,16 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
             at,
           );
           if (exec.chain === 'bitcoin') await markSpent(trx, { ...exec, txid: winner.txid }, at);
+        }).catch((e: unknown) => {
+          if (isStrongroomError(e, 'E_CONFLICT')) return false; // replaced meanwhile: the next sweep decides
+          throw e;
         });
         if (moved) out.confirmed++;
       } else if (r.state === 'failed') {
-        await fail(exec.tenantId, exec.requestId, 'broadcast', new StrongroomError('E_TX_CONFLICT', r.reason));
-        out.failed++;
+        await fail(exec.tenantId, exec.requestId, 'broadcast', new StrongroomError('E_TX_CONFLICT', r.reason), undefined, exec.txid!)
+          .then(() => out.failed++, (e: unknown) => {
+            if (!isStrongroomError(e, 'E_CONFLICT')) throw e;
+          });
       }
     }
     return out;
@@ -346,7 +363,7 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
    * Replaces a broadcast withdrawal by one paying more (same inputs or same nonce), asked for by `principal`
    * (a signed call; its nonce is spent with the change). The vault checks the evidence and the fee cap again.
    */
-  async function bumpFee(principal: Principal, requestId: string, options: { feeRate?: number } = {}): Promise<Reply<{ requestId: string; txid: string; fee: string; replaced: string }>> {
+  async function bumpFee(principal: Principal, requestId: string, options: { feeRate?: number } = {}): Promise<Reply<{ requestId: string; txid: string; fee: string; replaced: string; broadcast?: string }>> {
     const tenant = principal.tenant;
     const row = await requestsRepository.get(db, tenant, requestId);
     if (!row) throw new StrongroomError('E_NOT_FOUND', 'request not found');
@@ -364,26 +381,28 @@ export function createWithdrawalExecutor(deps: WithdrawalExecutorDeps) {
         principal,
         action: 'request.fee_bumped',
         run: async (trx, at) => {
-          const now_ = await executionsRepository.get(trx, requestId);
-          const still = await requestsRepository.get(trx, tenant, requestId);
-          if (!now_ || now_.txid !== exec.txid || still?.status !== 'broadcast') {
-            throw new StrongroomError('E_CONFLICT', 'the withdrawal changed while the replacement was signed; try again');
-          }
           const replaced = [...(exec.tracking.replaced ?? []), { txid: exec.txid!, signedTx: exec.signedTx!, fee: exec.fee ?? '0' }];
-          await executionsRepository.update(
-            trx, requestId,
+          // Conditional on the transaction it replaces and on the request still being broadcast, in one
+          // statement each: a concurrent bump or a confirmation makes this one change nothing.
+          const still = await requestsRepository.get(trx, tenant, requestId);
+          const swapped = still?.status === 'broadcast' && await executionsRepository.updateIfTxid(
+            trx, requestId, exec.txid!,
             { unsigned_payload: replacement.unsignedPayload, signed_tx: signed.rawTx, txid: signed.txid, fee: signed.fee, tracking: JSON.stringify({ ...exec.tracking, replaced }) },
             at.toISOString(),
           );
+          if (!swapped) throw new StrongroomError('E_CONFLICT', 'the withdrawal changed while the replacement was signed; try again');
           const body = { requestId, txid: signed.txid, fee: signed.fee, replaced: exec.txid! };
           return { value: { status: 200, body }, payloadDigest: digestOf(body), events: [{ topic: 'request.fee_bumped', payload: body }] };
         },
       },
       now,
     );
-    // Sent now; if this fails the tracker re-sends the same bytes.
-    await adapter.broadcast({ ...exec, signedTx: signed.rawTx, txid: signed.txid }).catch(() => undefined);
-    return reply;
+    // Sent now; the answer says whether the node took it (a node may keep the original, e.g. without BIP125).
+    const broadcast = await adapter.broadcast({ ...exec, signedTx: signed.rawTx, txid: signed.txid }).then(
+      () => 'accepted',
+      (e: unknown) => (isStrongroomError(e) ? `${e.code}: ${e.message}` : 'E_INTERNAL'),
+    );
+    return { ...reply, body: { ...reply.body, broadcast } };
   }
 
   async function markSpent(trx: Trx, exec: Execution, at: string): Promise<void> {

@@ -101,6 +101,21 @@ export const executionsRepository = {
     await x(q).updateTable('executions').set({ ...set, updated_at: at }).where('request_id', '=', requestId).execute();
   },
 
+  /**
+   * Updates the execution only if it still carries `txid` (nothing replaced or settled it meanwhile); false,
+   * and nothing changed, otherwise. Guards fee bumps and tracking results computed from an earlier read.
+   */
+  async updateIfTxid(
+    q: Queryable,
+    requestId: string,
+    txid: string,
+    set: Partial<Pick<ExecutionsTable, 'state' | 'signed_tx' | 'txid' | 'fee' | 'block_height' | 'error' | 'unsigned_payload' | 'tracking'>>,
+    at: string,
+  ): Promise<boolean> {
+    const r = await x(q).updateTable('executions').set({ ...set, updated_at: at }).where('request_id', '=', requestId).where('txid', '=', txid).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
   /** Moves the request from `from` to `to`; false (and nothing changed) when it is not in `from`. */
   async transition(q: Queryable, tenant: string, requestId: string, from: string, to: string): Promise<boolean> {
     const r = await x(q).updateTable('requests').set({ status: to })

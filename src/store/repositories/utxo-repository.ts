@@ -134,6 +134,13 @@ export const utxoRepository = {
   },
 
   /** Coins locked (or spent) under the request: the inputs its transaction, and any replacement, spends. */
+  /** True when some coin of the wallet is locked by a withdrawal in flight (its change will come back). */
+  async hasLocked(q: Queryable, wallet: WalletRef): Promise<boolean> {
+    const r = await u(q).selectFrom('utxos').select('txid').where('tenant_id', '=', wallet.tenantId).where('wallet_id', '=', wallet.walletId)
+      .where('state', '=', 'locked').limit(1).executeTakeFirst();
+    return r !== undefined;
+  },
+
   async lockedBy(q: Queryable, requestId: string): Promise<Coin[]> {
     const rows = await u(q).selectFrom('utxos').selectAll().where('locked_by', '=', requestId).orderBy('txid').orderBy('vout').execute();
     return rows.map(toCoin);
