@@ -9,7 +9,6 @@
  *   master key version, seal it again under the target version, open the new one again and derive the
  *   wallet's BIP32 fingerprint from it. Master keys arrive as `KeyObject`s and live only in this worker's
  *   state until it exits.
- * - `fingerprints`: fingerprints of raw master private keys (fingerprint-pool.ts).
  *
  * The cryptogram layout is cryptogram.ts's: header || nonce || ciphertext || tag, associated data
  * header || canonical binding; the header and binding encoders are cryptogram.ts's own, the AES-GCM
@@ -19,7 +18,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { BitcoinNetworkName } from '../chains/bitcoin/network.ts';
 import { StrongroomError, isStrongroomError } from '../domain/errors.ts';
-import { fingerprintOf, publicKeyOf } from './bip32-native.ts';
 import { wipe } from './bytes.ts';
 import { encodeCryptogramBinding, encodeCryptogramHeader, readCryptogramHeader } from './cryptogram.ts';
 import { gcmDecrypt, gcmEncrypt } from './seal/aes-gcm.ts';
@@ -269,27 +267,6 @@ function noKey(id: string, version: number): StrongroomError {
   });
 }
 
-// ------------------------------------------------------------------------------------- fingerprints
-
-/** BIP32 fingerprints of n × 32-byte master private keys (wiped here); invalid keys are listed by index. */
-export function fingerprintKeys(keys: Uint8Array): Reply {
-  try {
-    const n = keys.length / 32;
-    const out = new Uint32Array(n);
-    const invalid: number[] = [];
-    for (let i = 0; i < n; i++) {
-      try {
-        out[i] = fingerprintOf(publicKeyOf(keys.subarray(i * 32, i * 32 + 32)));
-      } catch {
-        invalid.push(i); // zero, or not below the curve order
-      }
-    }
-    return { result: { fingerprints: out.buffer, invalid }, transfer: [out.buffer] };
-  } finally {
-    wipe(keys);
-  }
-}
-
 // ---------------------------------------------------------------------------------------- messages
 
 /** A worker's state: the keys of the rewrap job it serves, if any. */
@@ -323,8 +300,6 @@ export function handleTask(state: WorkerState, message: Record<string, unknown>)
     case 'forget':
       state.rewrap = undefined;
       return { result: true, transfer: [] };
-    case 'fingerprints':
-      return fingerprintKeys(new Uint8Array(message.keys as ArrayBuffer));
     default:
       throw new StrongroomError('E_INTERNAL', 'unknown vault worker task', { details: { op: String(message.op) } });
   }
